@@ -1,0 +1,160 @@
+// tams: the command-line entry point. `tams serve` runs the server; `tams version` prints it.
+#include <CLI/CLI.hpp>
+#include <fcntl.h>
+#include <openssl/rand.h>
+#include <spdlog/sinks/stdout_color_sinks.h>
+#include <spdlog/spdlog.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <thread>
+
+#include "tams/api/routes.h"
+#include "tams/config/config.h"
+#include "tams/core/flows.h"
+#include "tams/core/service.h"
+#include "tams/core/sources.h"
+#include "tams/http/app.h"
+#include "tams/http/auth.h"
+#include "tams/http/server.h"
+#include "tams/store/sqlite/sqlite_store.h"
+
+#ifndef TAMS_VERSION
+#define TAMS_VERSION "dev"
+#endif
+
+namespace fs = std::filesystem;
+
+namespace {
+
+constexpr const char* kAdminPasswordFile = "admin-password";
+
+std::string random_password() {
+  static constexpr char kAlphabet[] =
+      "ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz23456789";  // no look-alikes
+  unsigned char bytes[24];
+  if (RAND_bytes(bytes, sizeof bytes) != 1) throw std::runtime_error("RAND_bytes failed");
+  std::string out;
+  for (unsigned char b : bytes) out.push_back(kAlphabet[b % (sizeof kAlphabet - 1)]);
+  return out;
+}
+
+// With no credentials configured, the store is still never open: the first start generates an
+// admin password, keeps it (mode 0600) in the data dir and prints it once.
+tams::config::BasicUser bootstrap_admin(const fs::path& data_dir, const std::string& listen) {
+  const fs::path file = data_dir / kAdminPasswordFile;
+  if (fs::exists(file)) {
+    std::ifstream in(file);
+    std::string password;
+    std::getline(in, password);
+    if (password.empty()) throw std::runtime_error(file.string() + " is empty");
+    spdlog::info("no credentials configured; using the admin password kept in {}", file.string());
+    return {"admin", password};
+  }
+  const std::string password = random_password();
+  const int fd = ::open(file.c_str(), O_WRONLY | O_CREAT | O_EXCL, 0600);
+  if (fd < 0) throw std::runtime_error("cannot create " + file.string());
+  const std::string line = password + "\n";
+  const bool ok = ::write(fd, line.data(), line.size()) == static_cast<ssize_t>(line.size()) &&
+                  ::fsync(fd) == 0;
+  ::close(fd);
+  if (!ok) throw std::runtime_error("cannot write " + file.string());
+  std::cout << "\nNo credentials were configured, so tams generated an admin password.\n"
+            << "It is kept in " << file.string() << " (readable only by you) and is shown once:\n\n"
+            << "  user: admin\n  password: " << password << "\n\nTry it:\n\n"
+            << "  curl -u 'admin:" << password << "' http://" << listen << "/service\n\n"
+            << "Set TAMS_AUTH_BASIC or TAMS_AUTH_TOKENS to use your own credentials instead.\n"
+            << std::endl;
+  return {"admin", password};
+}
+
+std::pair<std::string, uint16_t> split_listen(const std::string& listen) {
+  const size_t colon = listen.rfind(':');
+  std::string host = listen.substr(0, colon);
+  if (host.size() >= 2 && host.front() == '[') host = host.substr(1, host.size() - 2);
+  return {host, static_cast<uint16_t>(std::stoi(listen.substr(colon + 1)))};
+}
+
+int serve(const tams::config::FlagOverrides& flags) {
+  tams::config::Config cfg;
+  try {
+    cfg = tams::config::load(flags, tams::config::process_environment());
+  } catch (const tams::config::ConfigError& e) {
+    std::cerr << "tams: configuration error: " << e.what() << std::endl;
+    return 2;
+  }
+  spdlog::set_level(spdlog::level::from_str(cfg.log_level));
+
+  std::error_code ec;
+  fs::create_directories(cfg.data_dir, ec);
+  if (ec) {
+    std::cerr << "tams: data_dir: cannot create " << cfg.data_dir << ": " << ec.message()
+              << std::endl;
+    return 2;
+  }
+  auto users = cfg.auth_basic;
+  if (users.empty() && cfg.auth_tokens.empty()) {
+    users.push_back(bootstrap_admin(cfg.data_dir, cfg.listen));
+  }
+
+  auto store = tams::store::sqlite::SqliteStore::open((fs::path(cfg.data_dir) / "tams.db").string());
+  tams::core::Service service(*store, TAMS_VERSION);
+  tams::core::Sources sources(*store);
+  tams::core::Flows flows(*store);
+  tams::api::Deps deps{service, sources, flows, {cfg.page_limit_default, cfg.page_limit_max}};
+  tams::http::Router router;
+  tams::api::add_routes(router, deps);
+  tams::http::App app(std::move(router), tams::http::Authenticator(users, cfg.auth_tokens),
+                      {cfg.cors_origins, cfg.public_url});
+
+  auto [host, port] = split_listen(cfg.listen);
+  tams::http::ServerOptions options;
+  options.host = host;
+  options.port = port;
+  options.threads = cfg.threads > 0 ? cfg.threads
+                                    : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  options.max_body_bytes = static_cast<uint64_t>(cfg.max_body_bytes);
+  tams::http::Server server(app, options);
+  server.listen();
+  spdlog::info("tams {} serving TAMS 7.0 on http://{}:{} (data in {}, {} threads)", TAMS_VERSION,
+               host, server.port(), cfg.data_dir, options.threads);
+  server.run();
+  spdlog::info("tams stopped");
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  spdlog::set_default_logger(spdlog::stderr_color_mt("tams"));
+  CLI::App cli{"tams: a Time-addressable Media Store (TAMS API 7.0)"};
+  cli.require_subcommand(1);
+
+  tams::config::FlagOverrides flags;
+  auto* serve_cmd = cli.add_subcommand("serve", "Run the TAMS server");
+  serve_cmd->add_option_function<std::string>(
+      "--listen", [&](const std::string& v) { flags.listen = v; },
+      "HOST:PORT to listen on (default 127.0.0.1:8080)");
+  serve_cmd->add_option_function<std::string>(
+      "--data-dir", [&](const std::string& v) { flags.data_dir = v; },
+      "Directory for the database and media (default ./tams-data)");
+  serve_cmd->add_option_function<std::string>(
+      "--config", [&](const std::string& v) { flags.config_file = v; }, "TOML configuration file");
+  auto* version_cmd = cli.add_subcommand("version", "Print the version");
+
+  CLI11_PARSE(cli, argc, argv);
+  try {
+    if (serve_cmd->parsed()) return serve(flags);
+    if (version_cmd->parsed()) {
+      std::cout << "tams " << TAMS_VERSION << " (TAMS API 7.0)" << std::endl;
+      return 0;
+    }
+  } catch (const std::exception& e) {
+    std::cerr << "tams: " << e.what() << std::endl;
+    return 1;
+  }
+  return 0;
+}

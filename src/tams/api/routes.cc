@@ -1,0 +1,11 @@
+#include "tams/api/routes.h"
+
+namespace tams::api {
+
+void add_routes(http::Router& router, Deps& deps) {
+  add_service_routes(router, deps);
+  add_source_routes(router, deps);
+  add_flow_routes(router, deps);
+}
+
+}  // namespace tams::api

@@ -1,0 +1,61 @@
+// Server configuration: defaults < TOML config file < TAMS_* environment < command-line flags.
+#pragma once
+
+#include <cstdint>
+#include <stdexcept>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace tams::config {
+
+// One static credential: a basic-auth user or a bearer token, and the principal it stands for.
+struct BasicUser {
+  std::string name;
+  std::string password;
+};
+
+// Everything `tams serve` can be told. Plain data; copy freely.
+//
+// Each field has one key. In the TOML file the key is the field name (`page_limit_max = 5`); in
+// the environment it is TAMS_ + the upper-cased name (TAMS_PAGE_LIMIT_MAX=5); flags are the
+// documented subset in src/cli/main.cc (--listen, --data-dir, --config).
+struct Config {
+  std::string listen = "127.0.0.1:8080";  // HOST:PORT; [v6]:PORT accepted
+  std::string data_dir = "./tams-data";   // created if missing
+  std::vector<BasicUser> auth_basic;       // "user:pass[,user2:pass2]"
+  std::vector<std::string> auth_tokens;    // "tok1[,tok2]"
+  std::vector<std::string> cors_origins = {"*"};  // "*" or a comma list of origins
+  int64_t page_limit_default = 100;        // 1 <= default <= max
+  int64_t page_limit_max = 1000;
+  int64_t max_body_bytes = 16 * 1024 * 1024;  // request bodies above this get 413
+  int threads = 0;                         // HTTP worker threads; 0 = number of cores
+  std::string log_level = "info";          // trace|debug|info|warn|error|off
+  std::string public_url;                  // base URL for Link/Location; empty = from Host header
+};
+
+// A configuration problem; what() is one line naming the key and the problem, e.g.
+// `page_limit_max: expected an integer >= 1, got "abc"`.
+class ConfigError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+// Overrides collected from the command line; unset fields leave the lower layers alone.
+struct FlagOverrides {
+  std::optional<std::string> listen;
+  std::optional<std::string> data_dir;
+  std::optional<std::string> config_file;
+};
+
+// Builds the effective configuration from `flags.config_file` (when set; a missing or unreadable
+// file, a TOML syntax error, an unknown key or a value of the wrong type is an error), then the
+// TAMS_* variables in `environment` (unknown TAMS_* names are ignored: they may belong to other
+// tools), then the flags, and validates the result. Throws ConfigError.
+Config load(const FlagOverrides& flags, const std::map<std::string, std::string>& environment);
+
+// The process environment as a map (for load()).
+std::map<std::string, std::string> process_environment();
+
+}  // namespace tams::config

@@ -1,0 +1,155 @@
+#include "tams/http/app.h"
+
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+
+#include "tams/http/percent.h"
+#include "tams/http/responses.h"
+
+namespace tams::http {
+
+namespace {
+
+constexpr std::string_view kExposedHeaders =
+    "Link, Location, X-Paging-NextKey, X-Paging-Limit, X-Paging-Count, X-Paging-Timerange, "
+    "X-Paging-Reverse-Order, Retry-After";
+
+const char* method_name(Method m) {
+  switch (m) {
+    case Method::kGet: return "GET";
+    case Method::kHead: return "HEAD";
+    case Method::kPost: return "POST";
+    case Method::kPut: return "PUT";
+    case Method::kDelete: return "DELETE";
+    case Method::kOptions: return "OPTIONS";
+    case Method::kOther: break;
+  }
+  return "?";
+}
+
+std::string allow_header(const std::vector<Method>& methods) {
+  std::string out;
+  auto add = [&](const char* name) {
+    if (!out.empty()) out += ", ";
+    out += name;
+  };
+  for (Method m : methods) {
+    add(method_name(m));
+    if (m == Method::kGet) add("HEAD");
+  }
+  add("OPTIONS");
+  return out;
+}
+
+// Splits the raw query string into decoded parameters; false on a malformed escape.
+bool parse_query(std::string_view query, std::vector<QueryParam>& out) {
+  while (!query.empty()) {
+    const size_t amp = query.find('&');
+    std::string_view pair = query.substr(0, amp);
+    query = amp == std::string_view::npos ? std::string_view() : query.substr(amp + 1);
+    if (pair.empty()) continue;
+    const size_t eq = pair.find('=');
+    auto name = percent_decode(pair.substr(0, eq), true);
+    auto value = percent_decode(
+        eq == std::string_view::npos ? std::string_view() : pair.substr(eq + 1), true);
+    if (!name || !value) return false;
+    out.push_back({std::move(*name), std::move(*value)});
+  }
+  return true;
+}
+
+}  // namespace
+
+App::App(Router router, Authenticator authenticator, AppOptions options)
+    : router_(std::move(router)),
+      authenticator_(std::move(authenticator)),
+      options_(std::move(options)) {}
+
+void App::add_cors(const Request& request, Response& response, bool preflight) const {
+  if (request.origin.empty()) return;
+  const bool any = std::find(options_.cors_origins.begin(), options_.cors_origins.end(), "*") !=
+                   options_.cors_origins.end();
+  const bool listed = std::find(options_.cors_origins.begin(), options_.cors_origins.end(),
+                                request.origin) != options_.cors_origins.end();
+  if (!any && !listed) return;
+  response.set_header("Access-Control-Allow-Origin", any ? "*" : request.origin);
+  if (!any) response.set_header("Vary", "Origin");
+  response.set_header("Access-Control-Expose-Headers", std::string(kExposedHeaders));
+  if (preflight) {
+    response.set_header("Access-Control-Allow-Methods", "GET, HEAD, PUT, POST, DELETE, OPTIONS");
+    response.set_header("Access-Control-Allow-Headers", "Authorization, Content-Type");
+    response.set_header("Access-Control-Max-Age", "600");
+  }
+}
+
+Response App::handle(Request& request) const {
+  Response response;
+  try {
+    response = dispatch(request);
+  } catch (const core::Error& e) {
+    response = error_response(e);
+  } catch (const std::exception& e) {
+    spdlog::error("{} {}: unexpected error: {}", method_name(request.method), request.path,
+                  e.what());
+    response = error_response(500, "internal", "internal error; see the server log");
+  }
+  add_cors(request, response, request.method == Method::kOptions);
+  return response;
+}
+
+Response App::dispatch(Request& request) const {
+  const std::string_view target = request.target;
+  const size_t q = target.find('?');
+  request.path = target.substr(0, q);
+  request.query = q == std::string_view::npos ? std::string_view() : target.substr(q + 1);
+  if (!options_.public_url.empty()) {
+    request.base_url = options_.public_url;
+  } else {
+    request.base_url = "http://" + (request.host.empty() ? std::string("localhost") : request.host);
+  }
+  if (!parse_query(request.query, request.query_params)) {
+    return error_response(400, "bad_request", "malformed percent-encoding or invalid UTF-8 in the query string");
+  }
+
+  auto match = router_.match(request.method, request.path);
+  if (request.method == Method::kOptions) {
+    // CORS preflight: answered without credentials, as browsers send none.
+    if (match.allowed.empty()) return error_response(404, "not_found", "no such resource");
+    Response r = no_content();
+    r.set_header("Allow", allow_header(match.allowed));
+    return r;
+  }
+
+  auto principal =
+      authenticator_.authenticate(request.authorization, request.param("access_token"));
+  if (!principal) {
+    Response r = error_response(401, "unauthorized",
+                                request.authorization.empty() && !request.param("access_token")
+                                    ? "credentials required"
+                                    : "invalid credentials");
+    for (auto& c : Authenticator::challenges()) r.set_header("WWW-Authenticate", c);
+    return r;
+  }
+  request.principal = std::move(*principal);
+
+  switch (match.outcome) {
+    case Router::Outcome::kNotFound:
+      return error_response(404, "not_found", "no such resource: " + std::string(request.path));
+    case Router::Outcome::kBadEncoding:
+      return error_response(400, "bad_request", "malformed percent-encoding or invalid UTF-8 in the path");
+    case Router::Outcome::kMethodNotAllowed: {
+      Response r = error_response(405, "method_not_allowed",
+                                  std::string(method_name(request.method)) + " is not allowed on " +
+                                      std::string(request.path));
+      r.set_header("Allow", allow_header(match.allowed));
+      return r;
+    }
+    case Router::Outcome::kMatched: break;
+  }
+  request.path_params = std::move(match.params);
+  request.route = *match.route;
+  return (*match.handler)(request);
+}
+
+}  // namespace tams::http

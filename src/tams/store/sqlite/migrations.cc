@@ -1,0 +1,156 @@
+#include "tams/store/sqlite/migrations.h"
+
+#include <array>
+#include <stdexcept>
+#include <string>
+
+#include "tams/store/sqlite/connection.h"
+
+namespace tams::store::sqlite {
+
+namespace {
+
+// Sources, flows, their tag and collection indexes, service settings, and the segment timeline
+// (segments are registered by later work, but the flows `timerange` filter reads them).
+// Documents are the stored JSON text; every other column is derived from it on write.
+// Timeline columns are half-open int64 nanoseconds: start_ns included, end_ns excluded, with
+// INT64_MIN / INT64_MAX for unbounded ends.
+constexpr std::string_view kMigration1 = R"sql(
+CREATE TABLE sources (
+  id     TEXT PRIMARY KEY,
+  format TEXT NOT NULL,
+  label  TEXT,
+  doc    TEXT NOT NULL
+);
+CREATE INDEX sources_by_format ON sources (format, id);
+CREATE INDEX sources_by_label ON sources (label, id);
+
+CREATE TABLE source_tags (
+  source_id TEXT NOT NULL REFERENCES sources (id) ON DELETE CASCADE,
+  name      TEXT NOT NULL,
+  value     TEXT NOT NULL,
+  PRIMARY KEY (source_id, name)
+) WITHOUT ROWID;
+CREATE INDEX source_tags_by_value ON source_tags (name, value);
+
+CREATE TABLE flows (
+  id           TEXT PRIMARY KEY,
+  source_id    TEXT NOT NULL,
+  format       TEXT NOT NULL,
+  codec        TEXT,
+  label        TEXT,
+  frame_width  INTEGER,
+  frame_height INTEGER,
+  doc          TEXT NOT NULL
+);
+CREATE INDEX flows_by_source ON flows (source_id, id);
+CREATE INDEX flows_by_format ON flows (format, id);
+CREATE INDEX flows_by_codec ON flows (codec, id);
+CREATE INDEX flows_by_label ON flows (label, id);
+CREATE INDEX flows_by_frame_width ON flows (frame_width, id);
+CREATE INDEX flows_by_frame_height ON flows (frame_height, id);
+
+CREATE TABLE flow_tags (
+  flow_id TEXT NOT NULL REFERENCES flows (id) ON DELETE CASCADE,
+  name    TEXT NOT NULL,
+  value   TEXT NOT NULL,
+  PRIMARY KEY (flow_id, name)
+) WITHOUT ROWID;
+CREATE INDEX flow_tags_by_value ON flow_tags (name, value);
+
+-- One row per flow_collection entry of the collecting flow, in document order. member_id is not
+-- a foreign key: removing a deleted member from other collections is the caller's decision.
+CREATE TABLE flow_collections (
+  collector_id TEXT NOT NULL REFERENCES flows (id) ON DELETE CASCADE,
+  position     INTEGER NOT NULL,
+  member_id    TEXT NOT NULL,
+  role         TEXT NOT NULL,
+  PRIMARY KEY (collector_id, position)
+) WITHOUT ROWID;
+CREATE INDEX flow_collections_by_member ON flow_collections (member_id, collector_id);
+
+CREATE TABLE settings (
+  key   TEXT PRIMARY KEY,
+  value TEXT NOT NULL
+) WITHOUT ROWID;
+
+-- Segments of one flow never overlap, so (flow_id, start_ns) order is also end order. No foreign
+-- key to flows: segments of a deleted flow may be removed later, off the request path.
+CREATE TABLE segments (
+  flow_id   TEXT NOT NULL,
+  start_ns  INTEGER NOT NULL,
+  end_ns    INTEGER NOT NULL,
+  doc       TEXT NOT NULL,
+  object_id TEXT NOT NULL,
+  PRIMARY KEY (flow_id, start_ns)
+) WITHOUT ROWID;
+)sql";
+
+constexpr std::array kMigrations = {
+    Migration{1, "sources_flows_settings_segments", kMigration1},
+};
+
+constexpr std::string_view kCreateSchemaMigrations = R"sql(
+CREATE TABLE IF NOT EXISTS schema_migrations (
+  version    INTEGER PRIMARY KEY,
+  name       TEXT NOT NULL,
+  applied_at TEXT NOT NULL
+))sql";
+constexpr std::string_view kSelectAppliedMigrations =
+    "SELECT version, name FROM schema_migrations ORDER BY version";
+constexpr std::string_view kInsertAppliedMigration =
+    "INSERT INTO schema_migrations (version, name, applied_at) "
+    "VALUES (?1, ?2, strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))";
+
+int migrate_in_transaction(Connection& db) {
+  db.exec("kCreateSchemaMigrations", kCreateSchemaMigrations);
+  const std::span<const Migration> known = migrations();
+  int64_t current = 0;
+  {
+    Statement applied = db.prepare("kSelectAppliedMigrations", kSelectAppliedMigrations);
+    while (applied.step()) {
+      const int64_t version = applied.column_int64(0);
+      const std::string name = applied.column_text(1);
+      if (version > static_cast<int64_t>(known.size())) {
+        throw std::runtime_error("the database has schema version " + std::to_string(version) +
+                                 ", newer than this build knows (" + std::to_string(known.size()) +
+                                 "); use a newer tams");
+      }
+      if (version < 1 || known[version - 1].name != name) {
+        throw std::runtime_error("the database records migration " + std::to_string(version) +
+                                 " as '" + name + "', which this build does not know");
+      }
+      current = version;
+    }
+  }
+  int applied_now = 0;
+  for (const Migration& migration : known) {
+    if (migration.version <= current) continue;
+    db.exec("migration " + std::to_string(migration.version) + " " + std::string(migration.name),
+            migration.sql);
+    db.prepare("kInsertAppliedMigration", kInsertAppliedMigration)
+        .bind(1, int64_t{migration.version})
+        .bind(2, migration.name)
+        .run();
+    ++applied_now;
+  }
+  return applied_now;
+}
+
+}  // namespace
+
+std::span<const Migration> migrations() { return kMigrations; }
+
+int migrate(Connection& db) {
+  db.exec("BEGIN IMMEDIATE", "BEGIN IMMEDIATE");
+  try {
+    const int applied = migrate_in_transaction(db);
+    db.exec("COMMIT", "COMMIT");
+    return applied;
+  } catch (...) {
+    db.rollback();
+    throw;
+  }
+}
+
+}  // namespace tams::store::sqlite

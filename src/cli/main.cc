@@ -12,6 +12,7 @@
 #include <iostream>
 #include <thread>
 
+#include "tams/api/media_api.h"
 #include "tams/api/routes.h"
 #include "tams/config/config.h"
 #include "tams/core/flows.h"
@@ -20,6 +21,9 @@
 #include "tams/http/app.h"
 #include "tams/http/auth.h"
 #include "tams/http/server.h"
+#include "tams/jobs/background.h"
+#include "tams/media/backends.h"
+#include "tams/media/local_media_store.h"
 #include "tams/store/sqlite/sqlite_store.h"
 
 #ifndef TAMS_VERSION
@@ -101,12 +105,36 @@ int serve(const tams::config::FlagOverrides& flags) {
   }
 
   auto store = tams::store::sqlite::SqliteStore::open((fs::path(cfg.data_dir) / "tams.db").string());
+  tams::media::LocalMediaOptions media_options;
+  media_options.url_expiry_seconds = cfg.media_url_expiry_seconds;
+  media_options.max_object_bytes = static_cast<uint64_t>(cfg.media_max_object_bytes);
+  auto media_store = tams::media::LocalMediaStore::open(cfg.data_dir, media_options);
+  tams::media::Backends backends;
+  backends.add(*media_store);
+
   tams::core::Service service(*store, TAMS_VERSION);
   tams::core::Sources sources(*store);
   tams::core::Flows flows(*store);
-  tams::api::Deps deps{service, sources, flows, {cfg.page_limit_default, cfg.page_limit_max}};
+  tams::core::Segments segments(*store, backends, {cfg.check_uploads});
+  tams::core::Storage storage(*store, backends,
+                              {cfg.storage_limit_default, cfg.storage_limit_max,
+                               cfg.allocation_expiry_seconds});
+  tams::core::Objects objects(*store);
+  tams::core::Deletions deletions(*store, flows,
+                                  {std::chrono::milliseconds(cfg.delete_budget_ms), 1000,
+                                   cfg.deletion_request_expiry_seconds});
+  tams::core::GarbageCollector garbage(*store, backends);
+  tams::jobs::Background background(deletions, garbage,
+                                    {std::chrono::milliseconds(500),
+                                     std::chrono::seconds(cfg.gc_interval_seconds)});
+
+  tams::api::Deps deps{service,  sources,   flows,
+                       segments, storage,   objects,
+                       deletions, {cfg.page_limit_default, cfg.page_limit_max},
+                       [&background] { background.nudge(); }};
   tams::http::Router router;
   tams::api::add_routes(router, deps);
+  tams::api::add_media_routes(router, *media_store);
   tams::http::App app(std::move(router), tams::http::Authenticator(users, cfg.auth_tokens),
                       {cfg.cors_origins, cfg.public_url});
 
@@ -121,7 +149,9 @@ int serve(const tams::config::FlagOverrides& flags) {
   server.listen();
   spdlog::info("tams {} serving TAMS 7.0 on http://{}:{} (data in {}, {} threads)", TAMS_VERSION,
                host, server.port(), cfg.data_dir, options.threads);
+  background.start();
   server.run();
+  background.stop();
   spdlog::info("tams stopped");
   return 0;
 }

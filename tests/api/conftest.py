@@ -11,6 +11,7 @@ import pytest
 
 from tams_helpers import (
     Api, FIVE_XX, FlowDataset, ServerFailed, TamsServer, check, make_flow, new_id, unique,
+    validate,
 )
 
 
@@ -109,3 +110,16 @@ def fresh_id():
 def flow_dataset(api):
     """Eleven Flows of all formats under one unique group tag (see tams_helpers.FlowDataset)."""
     return FlowDataset(api)
+
+
+@pytest.fixture(scope="session")
+def validate_schema():
+    """validate_schema(body, "flow.json") -> raises AssertionError listing every violation.
+    The schema may also be an inline schema that $refs the spec files, e.g. tams_helpers.FLOW_LIST."""
+    return validate
+
+
+@pytest.fixture(scope="session")
+def check_response():
+    """tams_helpers.check(resp, status, schema=None, error_type=None) as a fixture."""
+    return check

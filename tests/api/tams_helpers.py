@@ -689,3 +689,122 @@ def resolve_case(ds, extra):
     subs = {"label_a": ds.label_a, "label_b": ds.label_b, "shared_source": ds.shared_source,
             "random_id": new_id()}
     return {k: v.format(**subs) if "{" in v else v for k, v in extra.items()}
+
+
+# --------------------------------------------------------------------------------------------
+# Segments, storage and media objects (test_segments*.py, test_storage.py, test_objects.py,
+# test_deletion.py)
+# --------------------------------------------------------------------------------------------
+
+SEGMENT_LIST = {"type": "array", "items": {"$ref": "flow-segment.json"}}
+NS = 1_000_000_000
+INF = float("inf")
+
+_TS_PATTERN = r"-?(?:0|[1-9][0-9]*):(?:0|[1-9][0-9]{0,8})"
+_TIMERANGE_RE = re.compile(rf"^(?P<open>[\[(])?(?P<start>{_TS_PATTERN})?"
+                           rf"(?P<sep>_(?P<end>{_TS_PATTERN})?)?(?P<close>[\])])?$")
+
+
+def ts(ns: int) -> str:
+    """Integer nanoseconds -> 7.0 timestamp (the sign covers the whole value)."""
+    sec, nsec = divmod(abs(ns), NS)
+    return f"{'-' if ns < 0 else ''}{sec}:{nsec}"
+
+
+def parse_ts(text: str) -> int:
+    neg = text.startswith("-")
+    sec, nsec = text.lstrip("-").split(":")
+    value = int(sec) * NS + int(nsec)
+    return -value if neg else value
+
+
+def parse_timerange(text: str):
+    """A 7.0 timerange -> half-open (lo, hi) in integer ns (-INF/INF when unbounded), or None
+    when the range is empty. Missing markers are inclusive; a bare timestamp is an instant."""
+    m = _TIMERANGE_RE.match(text)
+    if not m:
+        raise ValueError(f"not a timerange: {text!r}")
+    if m["start"] is None and m["sep"] is None:
+        return None                                       # "", "()", ...
+    lo = parse_ts(m["start"]) if m["start"] else -INF
+    if m["sep"] is None:
+        hi = lo                                           # single timestamp
+    else:
+        hi = parse_ts(m["end"]) if m["end"] else INF
+    if lo != -INF and m["open"] == "(":
+        lo += 1
+    if hi != INF and m["close"] != ")":
+        hi += 1
+    return (lo, hi) if lo < hi else None
+
+
+def tr_overlaps(a, b) -> bool:
+    """Do two parsed timeranges (see parse_timerange) share at least one nanosecond?"""
+    return a is not None and b is not None and a[0] < b[1] and b[0] < a[1]
+
+
+def tr_covers(outer, inner) -> bool:
+    """Is the non-empty parsed range `inner` completely inside `outer`?"""
+    return outer is not None and inner is not None and outer[0] <= inner[0] and inner[1] <= outer[1]
+
+
+def tr_extent(ranges):
+    ranges = [r for r in ranges if r is not None]
+    if not ranges:
+        return None
+    return (min(r[0] for r in ranges), max(r[1] for r in ranges))
+
+
+def external_segment(timerange, object_id=None, label="ext", **fields):
+    """A segment body for an object held outside the store (client-supplied get_urls)."""
+    oid = object_id or unique("ext-obj-")
+    body = {"object_id": oid, "timerange": timerange,
+            "get_urls": [{"url": f"https://media.example.com/{oid}", "label": label}]}
+    body.update(fields)
+    return body
+
+
+def allocate(session, flow_id, body=None, expect=201):
+    """POST /flows/{id}/storage; returns the media_objects list (or the error body)."""
+    r = session.post(f"/flows/{flow_id}/storage", json=body) if body is not None \
+        else session.post(f"/flows/{flow_id}/storage")
+    got = check(r, expect, "flow-storage.json")
+    return got["media_objects"] if expect == 201 else got
+
+
+def upload(session, media_object, data, expect=201):
+    """PUT `data` to the media object's put_url with the content-type (and headers) it names."""
+    put = media_object["put_url"]
+    headers = dict(put.get("headers") or {})
+    if "content-type" in put:
+        headers["Content-Type"] = put["content-type"]
+    r = session.put(put["url"], data=data, headers=headers)
+    if expect is not None:
+        expected = (expect,) if isinstance(expect, int) else tuple(expect)
+        assert r.status_code in expected, f"upload: expected {expected}: {describe(r)}"
+    return r
+
+
+def stored_object(session, flow_id, data=None):
+    """Allocate one object for the flow and upload `data` (random bytes by default).
+    Returns (object_id, data)."""
+    data = os.urandom(2048) if data is None else data
+    [mo] = allocate(session, flow_id, {"limit": 1})
+    upload(session, mo, data)
+    return mo["object_id"], data
+
+
+def post_segments(session, flow_id, segments, expect=201, schema=None):
+    """POST one segment (dict) or an array; checks the status and returns the body."""
+    r = session.post(f"/flows/{flow_id}/segments", json=segments)
+    if expect == 200 and schema is None:
+        schema = "flow-segment-bulk-failure.json"
+    body = check(r, expect, schema)
+    if expect == 201:
+        assert r.content == b"", f"201 must have no body: {describe(r)}"
+    return body
+
+
+def get_segments(session, flow_id, **params):
+    """GET /flows/{id}/segments (one page, validated)."""
+    return check(session.get(f"/flows/{flow_id}/segments", params=params), 200, SEGMENT_LIST)

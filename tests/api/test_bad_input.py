@@ -2,6 +2,7 @@
 never a 5xx, and the server keeps answering."""
 import http.client
 import json
+import re
 from urllib.parse import urlsplit
 
 import pytest
@@ -197,3 +198,78 @@ def test_oversized_body_413(tams_server):
         conn.close()
     check(api.get("/service"), 200, "service.json")
     check(api.get(f"/flows/{small['id']}"), 200, "flow.json")
+
+
+# ------------------------------------------------------------------------------------ HTTP plumbing
+
+def _raw_exchange(base_url, data, timeout=5):
+    """Send raw bytes, read until the server closes or `timeout`; returns the bytes read."""
+    import socket
+    u = urlsplit(base_url)
+    with socket.create_connection((u.hostname, u.port), timeout=timeout) as s:
+        s.sendall(data)
+        chunks = []
+        try:
+            while True:
+                b = s.recv(65536)
+                if not b:
+                    break
+                chunks.append(b)
+        except socket.timeout:
+            pass
+    return b"".join(chunks)
+
+
+def test_expect_100_continue(api):
+    body = make_flow("video")
+    r = raw_request(api.base_url, "PUT", f"/flows/{body['id']}", body=json.dumps(body),
+                    headers={"Expect": "100-continue"})
+    check(r, 201, "flow.json")
+
+
+def test_pipelined_requests(api):
+    auth = basic_header()
+    host = urlsplit(api.base_url).netloc
+    req = (f"GET /service HTTP/1.1\r\nHost: {host}\r\nAuthorization: {auth}\r\n\r\n"
+           f"GET /flows/not-a-uuid HTTP/1.1\r\nHost: {host}\r\nAuthorization: {auth}\r\n\r\n"
+           f"GET / HTTP/1.1\r\nHost: {host}\r\nAuthorization: {auth}\r\nConnection: close\r\n\r\n")
+    out = _raw_exchange(api.base_url, req.encode())
+    statuses = re.findall(rb"HTTP/1\.1 (\d{3}) ", out)
+    assert statuses[0] == b"200" and statuses[1] in (b"400", b"404") and statuses[2] == b"200", out[:500]
+    assert len(statuses) == 3
+
+
+def test_http_1_0_request(api):
+    auth = basic_header()
+    out = _raw_exchange(api.base_url,
+                        f"GET /service HTTP/1.0\r\nAuthorization: {auth}\r\n\r\n".encode())
+    head, _, payload = out.partition(b"\r\n\r\n")
+    assert head.split()[1] == b"200", out[:300]
+    assert json.loads(payload)["api_version"] == "7.0"
+
+
+@pytest.mark.parametrize("data", [
+    b"GARBAGE\r\n\r\n",
+    b"GET /service HTTP/9.9\r\n\r\n",
+    b"GET /service HTTP/1.1\r\nHost: x\r\nContent-Length: -5\r\n\r\n",
+    b"PUT /flows/x HTTP/1.1\r\nHost: x\r\nContent-Length: 99999999999999999999999\r\n\r\n",
+    b"GET /service HTTP/1.1\r\nHost: x\r\nBad Header Line\r\n\r\n",
+    b"\x00\x01\x02\xff\r\n\r\n",
+], ids=["garbage", "http-9.9", "negative-length", "huge-length", "bad-header", "binary"])
+def test_malformed_http_never_5xx(api, data):
+    out = _raw_exchange(api.base_url, data, timeout=3)
+    if out.startswith(b"HTTP/"):
+        status = int(out.split()[1])
+        assert 400 <= status < 500, out[:300]
+    check(api.get("/service"), 200, "service.json")
+
+
+def test_limit_boundaries(api):
+    r = api.get("/flows", params={"limit": 1000})
+    check(r, 200)
+    assert r.headers["X-Paging-Limit"] == "1000"
+    r = api.get("/flows", params={"limit": 1001})
+    check(r, 200)
+    assert r.headers["X-Paging-Limit"] == "1000"
+    r = api.get("/flows", params={"limit": 1})
+    assert len(check(r, 200)) <= 1 and r.headers["X-Paging-Limit"] == "1"

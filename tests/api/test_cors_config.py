@@ -173,6 +173,7 @@ def test_flag_overrides_env(tams_server, tmp_path):
     body = make_flow("video")
     check(api.put(f"/flows/{body['id']}", json=body), 201, "flow.json")
     assert _refused(env_port), "the --listen flag must win over TAMS_LISTEN"
+    srv.stop()
     assert any(srv.data_dir.iterdir()), "data goes to the --data-dir flag"
     assert not env_dir.exists() or not any(env_dir.iterdir()), "TAMS_DATA_DIR must be overridden"
 

@@ -7,7 +7,7 @@ from urllib.parse import quote
 import pytest
 
 from tams_helpers import (
-    BASIC_USER, DROP, FLOW_FILTER_CASES, FLOW_LIST, FORMAT_NAMES, FORMATS, MALFORMED_IDS, NIL_ID,
+    Api, BASIC_USER, DROP, FLOW_FILTER_CASES, FLOW_LIST, FORMAT_NAMES, FORMATS, MALFORMED_IDS, NIL_ID,
     UPPER_ID, UUID_RE, V7_ID,
     assert_head_twin, check, check_error_names, is_valid, make_flow, new_id, raw_request,
     resolve_case, schema_dir, validate,
@@ -554,3 +554,89 @@ def test_list_flows_without_filters(api, flow_dataset):
     assert all(UUID_RE.match(i) for i in ids)
     assert r.headers.get("X-Paging-Limit") == "100", "default page limit is 100"
     assert 0 < len(body) <= 100
+
+
+# ------------------------------------------------------------------------------------ odd but valid
+
+def test_json_escapes_in_keys_and_values(api, new_flow):
+    body = new_flow("data")
+    text = json.dumps(body)[:-1] + ', "l\\u0061bel": "caf\\u00e9 \\ud83d\\ude00 \\"q\\" \\/"}'
+    r = api.put(f"/flows/{body['id']}", data=text.encode(),
+                headers={"Content-Type": "application/json"})
+    check(r, 201, "flow.json")
+    assert get_flow(api, body["id"])["label"] == 'café 😀 "q" /'
+
+
+def test_large_values_round_trip(api, new_flow):
+    tags = {f"tag-{i:03d}": f"value {i} " + "x" * i for i in range(200)}
+    body = new_flow("video", label="L" * 100_000, description="ü" * 20_000, tags=tags)
+    check(api.put(f"/flows/{body['id']}", json=body), 201, "flow.json")
+    got = get_flow(api, body["id"])
+    assert got["label"] == body["label"] and got["description"] == body["description"]
+    assert got["tags"] == tags
+    assert check(api.get(f"/flows/{body['id']}/tags"), 200, "tags.json") == tags
+
+
+# ------------------------------------------------------------------------------------ concurrency
+
+def _parallel(base_url, jobs, workers=16):
+    """Run callables `job(session)` on `workers` threads, each with its own connection."""
+    from concurrent.futures import ThreadPoolExecutor
+    import threading
+    local = threading.local()
+
+    def run(job):
+        if not hasattr(local, "s"):
+            local.s = Api(base_url)
+        return job(local.s)
+
+    with ThreadPoolExecutor(workers) as pool:
+        return list(pool.map(run, jobs))
+
+
+def test_concurrent_creates_of_one_flow(api, new_flow):
+    body = new_flow("video")
+    statuses = _parallel(api.base_url, [lambda s: s.put(f"/flows/{body['id']}", json=body).status_code
+                                        for _ in range(24)])
+    assert sorted(statuses) == [201] + [204] * 23, statuses
+    get_flow(api, body["id"])
+
+
+def test_concurrent_flows_on_one_new_source(api):
+    sid = new_id()
+    bodies = [make_flow("audio", source_id=sid) for _ in range(24)]
+    statuses = _parallel(api.base_url, [lambda s, b=b: s.put(f"/flows/{b['id']}", json=b).status_code
+                                        for b in bodies])
+    assert statuses == [201] * 24
+    src = check(api.get(f"/sources/{sid}"), 200, "source.json")
+    assert src["format"] == FORMATS["audio"]
+    listed = check(api.get("/flows", params={"source_id": sid}), 200, FLOW_LIST)
+    assert sorted(f["id"] for f in listed) == sorted(b["id"] for b in bodies)
+
+
+def test_concurrent_tag_writes_are_not_lost(api, create_flow):
+    fid = create_flow("video")["id"]
+    statuses = _parallel(api.base_url, [lambda s, i=i: s.put(f"/flows/{fid}/tags/t{i}", json=str(i)).status_code
+                                        for i in range(40)])
+    assert statuses == [204] * 40
+    tags = check(api.get(f"/flows/{fid}/tags"), 200, "tags.json")
+    assert tags == {f"t{i}": str(i) for i in range(40)}
+
+
+def test_concurrent_create_and_delete_keep_sources_consistent(api):
+    sid = new_id()
+    first = [make_flow("data", source_id=sid) for _ in range(12)]
+    for b in first:
+        check(api.put(f"/flows/{b['id']}", json=b), 201, "flow.json")
+    later = [make_flow("data", source_id=sid) for _ in range(12)]
+    jobs = [lambda s, b=b: s.delete(f"/flows/{b['id']}").status_code for b in first]
+    jobs += [lambda s, b=b: s.put(f"/flows/{b['id']}", json=b).status_code for b in later]
+    jobs = [j for pair in zip(jobs[:12], jobs[12:]) for j in pair]
+    statuses = _parallel(api.base_url, jobs)
+    assert sorted(statuses) == [201] * 12 + [204] * 12
+    listed = check(api.get("/flows", params={"source_id": sid}), 200, FLOW_LIST)
+    assert sorted(f["id"] for f in listed) == sorted(b["id"] for b in later)
+    check(api.get(f"/sources/{sid}"), 200, "source.json")
+    # and the source goes away with the last of them, even when deleted concurrently
+    _parallel(api.base_url, [lambda s, b=b: check(s.delete(f"/flows/{b['id']}"), 204) for b in later])
+    check(api.get(f"/sources/{sid}"), 404)

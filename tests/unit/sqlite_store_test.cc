@@ -118,8 +118,8 @@ std::vector<std::string> ids(const model::Page<Document>& page) {
   return out;
 }
 
-// Direct access to the database file, for what the store does not offer yet (segments) and for
-// checking its tables.
+// Direct access to the database file, for checking its tables and for timeline fixtures that
+// need no object rows (segments written directly).
 class RawDb {
  public:
   explicit RawDb(const std::string& path) {

@@ -59,10 +59,6 @@ void add_flow_routes(http::Router& router, Deps& deps) {
     if (result.created) return http::json_response(201, result.flow);
     return http::no_content();
   });
-  router.add(Method::kDelete, "/flows/{flowId}", [&deps](Request& req) {
-    deps.flows.remove(req.path_params[0], req.principal);
-    return http::no_content();
-  });
 
   router.add(Method::kGet, "/flows/{flowId}/tags", [&deps](Request& req) {
     return http::json_response(200, deps.flows.tags(req.path_params[0]));

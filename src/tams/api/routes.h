@@ -1,10 +1,16 @@
 // The TAMS API: every route, mapped onto core calls. One file per resource group.
 #pragma once
 
+#include <functional>
+
 #include "tams/api/params.h"
+#include "tams/core/deletions.h"
 #include "tams/core/flows.h"
+#include "tams/core/objects.h"
+#include "tams/core/segments.h"
 #include "tams/core/service.h"
 #include "tams/core/sources.h"
+#include "tams/core/storage.h"
 #include "tams/http/router.h"
 
 namespace tams::api {
@@ -14,12 +20,23 @@ struct Deps {
   core::Service& service;
   core::Sources& sources;
   core::Flows& flows;
+  core::Segments& segments;
+  core::Storage& storage;
+  core::Objects& objects;
+  core::Deletions& deletions;
   PagingLimits paging;
+  std::function<void()> deletion_requested;  // wakes the background worker
 };
 
 void add_service_routes(http::Router& router, Deps& deps);  // /, /service, storage backends
 void add_source_routes(http::Router& router, Deps& deps);   // /sources...
 void add_flow_routes(http::Router& router, Deps& deps);     // /flows... (metadata)
+void add_segment_routes(http::Router& router, Deps& deps);  // /flows/{id}/segments, /storage
+void add_object_routes(http::Router& router, Deps& deps);   // /objects/{objectId}
+void add_deletion_routes(http::Router& router, Deps& deps); // DELETE /flows/{id}, requests
+
+// The 202 response for an unfinished deletion: Location and the deletion-request body.
+http::Response deletion_accepted(const http::Request& request, const boost::json::object& body);
 
 // All of the above.
 void add_routes(http::Router& router, Deps& deps);

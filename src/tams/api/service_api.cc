@@ -13,7 +13,7 @@ using http::Response;
 
 void add_service_routes(http::Router& router, Deps& deps) {
   router.add(Method::kGet, "/", [](Request&) {
-    return http::json_response(200, bj::array{"service", "flows", "sources"});
+    return http::json_response(200, bj::array{"service", "flows", "sources", "objects", "flow-delete-requests"});
   });
   router.add(Method::kGet, "/service",
              [&deps](Request&) { return http::json_response(200, deps.service.info()); });
@@ -22,7 +22,7 @@ void add_service_routes(http::Router& router, Deps& deps) {
     return http::json_response(200, deps.service.info());
   });
   router.add(Method::kGet, "/service/storage-backends", [&deps](Request&) {
-    return http::json_response(200, deps.service.storage_backends());
+    return http::json_response(200, deps.storage.backends());
   });
 }
 

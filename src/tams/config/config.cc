@@ -297,6 +297,28 @@ const Field kFields[] = {
      [](Config& c, Value v) { c.log_level = normalize_log_level(str(v)); }},
     {"public_url", Type::kString,
      [](Config& c, Value v) { c.public_url = normalize_public_url(str(v)); }},
+    {"media_max_object_bytes", Type::kInteger,
+     [](Config& c, Value v) { c.media_max_object_bytes = num(v); }, 1, kNoMax},
+    {"media_url_expiry_seconds", Type::kInteger,
+     [](Config& c, Value v) { c.media_url_expiry_seconds = num(v); }, 1, 7 * 24 * 3600},
+    {"storage_limit_default", Type::kInteger,
+     [](Config& c, Value v) { c.storage_limit_default = num(v); }, 1, kNoMax},
+    {"storage_limit_max", Type::kInteger,
+     [](Config& c, Value v) { c.storage_limit_max = num(v); }, 1, kNoMax},
+    {"allocation_expiry_seconds", Type::kInteger,
+     [](Config& c, Value v) { c.allocation_expiry_seconds = num(v); }, 1, kNoMax},
+    {"check_uploads", Type::kString,
+     [](Config& c, Value v) {
+       if (str(v) == "true") c.check_uploads = true;
+       else if (str(v) == "false") c.check_uploads = false;
+       else fail("expected true or false, got \"" + str(v) + "\"");
+     }},
+    {"delete_budget_ms", Type::kInteger,
+     [](Config& c, Value v) { c.delete_budget_ms = num(v); }, 0, 3600 * 1000},
+    {"deletion_request_expiry_seconds", Type::kInteger,
+     [](Config& c, Value v) { c.deletion_request_expiry_seconds = num(v); }, 1, kNoMax},
+    {"gc_interval_seconds", Type::kInteger,
+     [](Config& c, Value v) { c.gc_interval_seconds = num(v); }, 1, 86400},
 };
 
 const Field* find_field(std::string_view key) {
@@ -562,11 +584,17 @@ std::string origin_phrase(const Origin& origin, std::string_view key) {
 
 // The one rule that spans two keys. The key set by the higher layer is blamed, since that is
 // the one the user most likely just changed.
-void check_page_limits(const Builder& b) {
-  const Config& c = b.config;
+void check_page_limits(Builder& b) {
+  Config& c = b.config;
   if (c.page_limit_default <= c.page_limit_max) return;
   Origin default_origin = b.origin_of("page_limit_default");
   Origin max_origin = b.origin_of("page_limit_max");
+  // A maximum below the built-in default lowers the default with it: setting only the maximum
+  // is what most operators do.
+  if (default_origin.layer == Layer::kDefault) {
+    c.page_limit_default = c.page_limit_max;
+    return;
+  }
   if (max_origin.layer > default_origin.layer) {
     throw ConfigError(key_label(max_origin, "page_limit_max") +
                       ": expected an integer >= page_limit_default (" +

@@ -33,6 +33,15 @@ struct Config {
   int threads = 0;                         // HTTP worker threads; 0 = number of cores
   std::string log_level = "info";          // trace|debug|info|warn|error|off
   std::string public_url;                  // base URL for Link/Location; empty = from Host header
+  int64_t media_max_object_bytes = 4LL << 30;  // larger media object uploads get 413
+  int64_t media_url_expiry_seconds = 3600;     // lifetime of signed media URLs, 1 s to 7 days
+  int64_t storage_limit_default = 10;   // objects per POST /flows/{id}/storage without a limit
+  int64_t storage_limit_max = 1000;     // larger storage limits are reduced to this
+  int64_t allocation_expiry_seconds = 86400;  // unregistered allocations are garbage after this
+  bool check_uploads = true;            // refuse segments for allocated objects never uploaded
+  int64_t delete_budget_ms = 500;       // DELETEs not finished by then continue as 202 requests
+  int64_t deletion_request_expiry_seconds = 86400;  // finished deletion requests are kept this long
+  int64_t gc_interval_seconds = 60;     // how often unreferenced media objects are collected
 };
 
 // A configuration problem; what() is one line naming the key and the problem, e.g.

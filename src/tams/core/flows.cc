@@ -211,6 +211,10 @@ void Flows::remove(const std::string& id, const Principal& who) {
       stamp_metadata(*collector, who, true);
       tx.put_flow(*collector);
     }
+    // Normally the segments are gone already (Deletions deletes them in batches first); any
+    // that arrived meanwhile go with the flow, in this transaction.
+    while (!tx.delete_segments(id, time::TimeRange::eternity(), std::nullopt, 10000).empty()) {
+    }
     tx.delete_flow(id);
     const std::string source_id(str(flow, "source_id"));
     if (tx.count_flows_of_source(source_id) == 0) tx.delete_source(source_id);

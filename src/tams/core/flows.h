@@ -43,8 +43,9 @@ class Flows {
   // format; server-managed properties in it are ignored. Creates the source when it is new.
   PutResult put(const std::string& id, const boost::json::value& body, const Principal& who);
 
-  // Deletes the flow, drops it from other flows' collections, and deletes its source when this
-  // was the source's last flow.
+  // Deletes the flow with any segments it still has, drops it from other flows' collections,
+  // and deletes its source when this was the source's last flow. (DELETE /flows/{id} goes
+  // through Deletions, which removes the segments in batches first.)
   void remove(const std::string& id, const Principal& who);
 
   boost::json::object tags(const std::string& id);

@@ -30,6 +30,5 @@ void Service::update(const bj::value& body) {
   });
 }
 
-bj::array Service::storage_backends() { return {}; }
 
 }  // namespace tams::core

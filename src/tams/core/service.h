@@ -20,8 +20,6 @@ class Service {
   boost::json::object info();
   // Applies a service-post.json body (name and/or description); kBadRequest when invalid.
   void update(const boost::json::value& body);
-  // storage-backends-list.json: the storage backends media can be allocated in.
-  boost::json::array storage_backends();
 
  private:
   store::MetadataStore& store_;

@@ -13,17 +13,24 @@ namespace {
 
 constexpr std::string_view kExposedHeaders =
     "Link, Location, X-Paging-NextKey, X-Paging-Limit, X-Paging-Count, X-Paging-Timerange, "
-    "X-Paging-Reverse-Order, Retry-After";
+    "X-Paging-Reverse-Order, Retry-After, ETag, Content-Range, Accept-Ranges";
 
 const char* method_name(Method m) {
   switch (m) {
-    case Method::kGet: return "GET";
-    case Method::kHead: return "HEAD";
-    case Method::kPost: return "POST";
-    case Method::kPut: return "PUT";
-    case Method::kDelete: return "DELETE";
-    case Method::kOptions: return "OPTIONS";
-    case Method::kOther: break;
+    case Method::kGet:
+      return "GET";
+    case Method::kHead:
+      return "HEAD";
+    case Method::kPost:
+      return "POST";
+    case Method::kPut:
+      return "PUT";
+    case Method::kDelete:
+      return "DELETE";
+    case Method::kOptions:
+      return "OPTIONS";
+    case Method::kOther:
+      break;
   }
   return "?";
 }
@@ -78,27 +85,38 @@ void App::add_cors(const Request& request, Response& response, bool preflight) c
   response.set_header("Access-Control-Expose-Headers", std::string(kExposedHeaders));
   if (preflight) {
     response.set_header("Access-Control-Allow-Methods", "GET, HEAD, PUT, POST, DELETE, OPTIONS");
-    response.set_header("Access-Control-Allow-Headers", "Authorization, Content-Type");
+    response.set_header("Access-Control-Allow-Headers",
+                        "Authorization, Content-Type, Range, If-None-Match, If-Range");
     response.set_header("Access-Control-Max-Age", "600");
   }
+}
+
+Response App::exception_response(const Request& request) {
+  try {
+    throw;
+  } catch (const core::Error& e) {
+    return error_response(e);
+  } catch (const std::exception& e) {
+    spdlog::error("{} {}: unexpected error: {}", method_name(request.method), request.path,
+                  e.what());
+  } catch (...) {
+    spdlog::error("{} {}: unexpected error", method_name(request.method), request.path);
+  }
+  return error_response(500, "internal", "internal error; see the server log");
 }
 
 Response App::handle(Request& request) const {
   Response response;
   try {
     response = dispatch(request);
-  } catch (const core::Error& e) {
-    response = error_response(e);
-  } catch (const std::exception& e) {
-    spdlog::error("{} {}: unexpected error: {}", method_name(request.method), request.path,
-                  e.what());
-    response = error_response(500, "internal", "internal error; see the server log");
+  } catch (...) {
+    response = exception_response(request);
   }
   add_cors(request, response, request.method == Method::kOptions);
   return response;
 }
 
-Response App::dispatch(Request& request) const {
+bool App::prepare(Request& request) const {
   const std::string_view target = request.target;
   const size_t q = target.find('?');
   request.path = target.substr(0, q);
@@ -108,19 +126,11 @@ Response App::dispatch(Request& request) const {
   } else {
     request.base_url = "http://" + (request.host.empty() ? std::string("localhost") : request.host);
   }
-  if (!parse_query(request.query, request.query_params)) {
-    return error_response(400, "bad_request", "malformed percent-encoding or invalid UTF-8 in the query string");
-  }
+  request.query_params.clear();
+  return parse_query(request.query, request.query_params);
+}
 
-  auto match = router_.match(request.method, request.path);
-  if (request.method == Method::kOptions) {
-    // CORS preflight: answered without credentials, as browsers send none.
-    if (match.allowed.empty()) return error_response(404, "not_found", "no such resource");
-    Response r = no_content();
-    r.set_header("Allow", allow_header(match.allowed));
-    return r;
-  }
-
+std::optional<Response> App::authenticate(Request& request) const {
   auto principal =
       authenticator_.authenticate(request.authorization, request.param("access_token"));
   if (!principal) {
@@ -132,12 +142,72 @@ Response App::dispatch(Request& request) const {
     return r;
   }
   request.principal = std::move(*principal);
+  return std::nullopt;
+}
+
+App::BodyPlan App::plan_body(Request& request) const {
+  BodyPlan plan;
+  auto refuse = [&](Response r) {
+    plan.kind = BodyPlan::Kind::kRefuse;
+    plan.refusal = std::move(r);
+    add_cors(request, plan.refusal, false);
+    return std::move(plan);
+  };
+  try {
+    if (!prepare(request)) return plan;  // handle() gives the 400
+    auto match = router_.match(request.method, request.path);
+    if (match.outcome != Router::Outcome::kMatched || !match.options->stream_body) return plan;
+    const RouteOptions& route = *match.options;
+    if (!route.public_route) {
+      if (auto r = authenticate(request)) return refuse(std::move(*r));
+    }
+    request.path_params = std::move(match.params);
+    request.route = *match.route;
+    if (route.precheck) {
+      if (auto r = route.precheck(request)) return refuse(std::move(*r));
+    }
+    if (route.max_body_bytes > 0 && request.content_length &&
+        *request.content_length > route.max_body_bytes) {
+      return refuse(error_response(
+          413, "payload_too_large",
+          "request body exceeds " + std::to_string(route.max_body_bytes) + " bytes"));
+    }
+    request.body_sink = route.open_body(request);
+    plan.kind = BodyPlan::Kind::kStream;
+    plan.max_bytes = route.max_body_bytes;
+    return plan;
+  } catch (...) {
+    return refuse(exception_response(request));
+  }
+}
+
+Response App::dispatch(Request& request) const {
+  if (!prepare(request)) {
+    return error_response(400, "bad_request",
+                          "malformed percent-encoding or invalid UTF-8 in the query string");
+  }
+
+  auto match = router_.match(request.method, request.path);
+  if (request.method == Method::kOptions) {
+    // CORS preflight: answered without credentials, as browsers send none.
+    if (match.allowed.empty()) return error_response(404, "not_found", "no such resource");
+    Response r = no_content();
+    r.set_header("Allow", allow_header(match.allowed));
+    return r;
+  }
+
+  // Public routes (signed URLs) authorise each request themselves.
+  const bool is_public = match.outcome == Router::Outcome::kMatched && match.options->public_route;
+  if (!is_public) {
+    if (auto r = authenticate(request)) return std::move(*r);
+  }
 
   switch (match.outcome) {
     case Router::Outcome::kNotFound:
       return error_response(404, "not_found", "no such resource: " + std::string(request.path));
     case Router::Outcome::kBadEncoding:
-      return error_response(400, "bad_request", "malformed percent-encoding or invalid UTF-8 in the path");
+      return error_response(400, "bad_request",
+                            "malformed percent-encoding or invalid UTF-8 in the path");
     case Router::Outcome::kMethodNotAllowed: {
       Response r = error_response(405, "method_not_allowed",
                                   std::string(method_name(request.method)) + " is not allowed on " +
@@ -145,10 +215,26 @@ Response App::dispatch(Request& request) const {
       r.set_header("Allow", allow_header(match.allowed));
       return r;
     }
-    case Router::Outcome::kMatched: break;
+    case Router::Outcome::kMatched:
+      break;
   }
   request.path_params = std::move(match.params);
   request.route = *match.route;
+  const RouteOptions& route = *match.options;
+  if (route.stream_body && !request.body_sink) {
+    // Called in-process with a buffered body (plan_body was not used): stream it from memory.
+    if (route.precheck) {
+      if (auto r = route.precheck(request)) return std::move(*r);
+    }
+    if (route.max_body_bytes > 0 && request.body.size() > route.max_body_bytes) {
+      return error_response(
+          413, "payload_too_large",
+          "request body exceeds " + std::to_string(route.max_body_bytes) + " bytes");
+    }
+    request.body_sink = route.open_body(request);
+    request.body_sink->write(request.body.data(), request.body.size());
+    request.body.clear();
+  }
   return (*match.handler)(request);
 }
 

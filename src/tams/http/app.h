@@ -2,7 +2,9 @@
 // parsing, CORS, authentication, routing, HEAD, and turning errors into error.json responses.
 #pragma once
 
+#include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -22,12 +24,35 @@ class App {
  public:
   App(Router router, Authenticator authenticator, AppOptions options);
 
-  // Produces the response for `request` (whose method, target, headers and body are set).
-  // Never throws: unexpected exceptions become a logged 500.
+  // How the server is to read a request's body, decided from its headers alone.
+  struct BodyPlan {
+    enum class Kind {
+      kBuffer,  // read it into Request::body (up to the server's limit), then handle()
+      kStream,  // Request::body_sink is set: stream it there (up to max_bytes), then handle()
+      kRefuse,  // send `refusal` without reading the body, then close the connection
+    };
+    Kind kind = Kind::kBuffer;
+    uint64_t max_bytes = 0;  // kStream: the route's limit (0 = the server's)
+    Response refusal;
+  };
+  // Called with the method, target and headers set, before the body is read. For a streaming
+  // route: authenticates (unless the route is public), runs the route's precheck, checks
+  // Content-Length against its limit and opens the body sink. Never throws.
+  BodyPlan plan_body(Request& request) const;
+
+  // Produces the response for `request` (whose method, target, headers and body are set; on a
+  // streaming route the body is in request.body_sink, or in request.body when plan_body was not
+  // called). Never throws: unexpected exceptions become a logged 500.
   Response handle(Request& request) const;
 
  private:
   Response dispatch(Request& request) const;
+  // Splits the target into path and query and decodes the query; false when it is malformed.
+  bool prepare(Request& request) const;
+  // Sets request.principal, or returns the 401 response.
+  std::optional<Response> authenticate(Request& request) const;
+  // A response for an exception escaping a handler or a route callback.
+  static Response exception_response(const Request& request);
   void add_cors(const Request& request, Response& response, bool preflight) const;
 
   Router router_;

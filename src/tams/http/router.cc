@@ -54,8 +54,8 @@ bool match_parts(const std::vector<std::string>& tmpl, const std::vector<std::st
 
 }  // namespace
 
-void Router::add(Method method, std::string route_template, Handler handler) {
-  Route r{method, route_template, {}, std::move(handler)};
+void Router::add(Method method, std::string route_template, Handler handler, RouteOptions options) {
+  Route r{method, route_template, {}, std::move(handler), std::move(options)};
   for (auto part : split_path(route_template)) r.parts.emplace_back(part);
   routes_.push_back(std::move(r));
 }
@@ -83,6 +83,7 @@ Router::Match Router::match(Method method, std::string_view path) const {
     }
     result.outcome = Outcome::kMatched;
     result.handler = &route.handler;
+    result.options = &route.options;
     result.route = &route.route_template;
   }
   if (result.outcome == Outcome::kNotFound && !result.allowed.empty()) {

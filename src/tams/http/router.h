@@ -2,7 +2,10 @@
 // an encoded '/' inside an object id or tag name never splits a path segment.
 #pragma once
 
+#include <cstdint>
 #include <functional>
+#include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -13,18 +16,33 @@ namespace tams::http {
 
 using Handler = std::function<Response(Request&)>;
 
+// What a route needs beyond its handler.
+struct RouteOptions {
+  // No API credentials are asked for: the route authorises each request itself (signed URLs).
+  bool public_route = false;
+  // The body is streamed into a sink instead of being buffered: once the headers are in,
+  // `precheck` runs (a response refuses the request before any body byte is read), then
+  // `open_body` gives the sink (Request::body_sink) and the server feeds it up to
+  // `max_body_bytes` bytes (413 beyond; 0 = the server's limit) before calling the handler.
+  bool stream_body = false;
+  uint64_t max_body_bytes = 0;
+  std::function<std::optional<Response>(Request&)> precheck;
+  std::function<std::shared_ptr<BodySink>(Request&)> open_body;
+};
+
 // Route templates are '/'-separated literals and captures: "/flows/{flowId}/tags/{name}".
 // A final capture written "{name*}" takes the rest of the path, '/' included.
 // Captures are percent-decoded after matching. Not thread-safe while routes are added; safe for
 // concurrent match() calls afterwards.
 class Router {
  public:
-  void add(Method method, std::string route_template, Handler handler);
+  void add(Method method, std::string route_template, Handler handler, RouteOptions options = {});
 
   enum class Outcome { kMatched, kNotFound, kMethodNotAllowed, kBadEncoding };
   struct Match {
     Outcome outcome = Outcome::kNotFound;
     const Handler* handler = nullptr;
+    const RouteOptions* options = nullptr;
     const std::string* route = nullptr;
     std::vector<std::string> params;
     std::vector<Method> allowed;  // methods the path supports (for 405 and OPTIONS)
@@ -38,6 +56,7 @@ class Router {
     std::string route_template;
     std::vector<std::string> parts;  // literal, "{x}" or "{x*}"
     Handler handler;
+    RouteOptions options;
   };
   std::vector<Route> routes_;
 };

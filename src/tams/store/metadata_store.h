@@ -50,6 +50,52 @@ struct CollectionMember {
   std::string role;
 };
 
+// A registered segment. `doc` is the segment as stored (flow-segment-post.json properties:
+// object_id, timerange in canonical form, ts_offset, last_duration, sample_offset, sample_count,
+// key_frame_count, and the client's own `get_urls` when it gave any). [start_ns, end_ns) is its
+// half-open timeline position.
+struct SegmentRecord {
+  std::string flow_id;
+  int64_t start_ns = 0;
+  int64_t end_ns = 0;
+  std::string object_id;
+  Document doc;
+  // From the object's row when listing: the storage backend holding the object, empty for an
+  // object held elsewhere (external, with client get_urls only).
+  std::string storage_id;
+};
+
+struct SegmentQuery {
+  std::string flow_id;
+  // Segments overlapping this range (eternity: all).
+  time::TimeRange timerange = time::TimeRange::eternity();
+  std::optional<std::string> object_id;  // only segments of this object
+  bool reverse_order = false;            // newest first
+  // Keyset position: `after` is the start_ns (decimal) of the last segment of the previous page;
+  // the next page continues strictly after it in the listing order. Empty: first page.
+  model::PageRequest page;
+};
+
+// A media object known to the store: allocated in one of our storage backends, or first seen in
+// a segment with client-supplied get_urls (external).
+struct ObjectRecord {
+  std::string id;
+  std::string storage_id;            // empty for an external object
+  std::string allocated_for_flow;    // flow whose /storage allocated it; empty if external
+  std::string first_referenced_by_flow;  // empty until a segment references it
+  int64_t reference_count = 0;       // number of segments (any flow) referencing it
+  bool ever_referenced = false;      // some segment has referenced it at some point
+  int64_t expires_at = 0;            // unix seconds: an allocation never registered by then is
+                                     // garbage (0 = never expires)
+};
+
+// A flow deletion request (deletion-request.json) and the state the worker needs.
+struct DeletionRequestRecord {
+  std::string id;
+  std::string flow_id;
+  Document doc;  // the deletion-request.json body as last updated
+};
+
 // Read access. Implementations are used by one thread at a time (each reader is handed out for
 // the duration of one read() or write() call).
 class Reader {
@@ -83,6 +129,36 @@ class Reader {
 
   // A service-level setting (e.g. "name", "description"), or nullopt when unset.
   virtual std::optional<std::string> get_setting(const std::string& key) = 0;
+
+  // ---- Segments ----
+
+  // A page of segments in timeline order (or reverse), O(log n + page) whatever the flow's
+  // size: the first overlapping segment is found by one seek, then the index is walked.
+  // `next` is the start_ns (decimal) of the last returned segment when more follow.
+  virtual model::Page<SegmentRecord> list_segments(const SegmentQuery& query) = 0;
+  // True when a segment of the flow overlaps the half-open [start_ns, end_ns).
+  virtual bool segment_overlaps(const std::string& flow_id, int64_t start_ns, int64_t end_ns) = 0;
+  // True when the flow has at least one segment.
+  virtual bool has_segments(const std::string& flow_id) = 0;
+
+  // ---- Objects ----
+
+  virtual std::optional<ObjectRecord> get_object(const std::string& id) = 0;
+  // The ids of the flows with at least one segment referencing the object, ascending, keyset
+  // paged on the flow id.
+  virtual model::Page<std::string> object_flows(const std::string& object_id,
+                                                const model::PageRequest& page) = 0;
+  // Objects that are garbage at unix time `now`: allocations never referenced whose expiry has
+  // passed, and objects once referenced whose reference_count fell to 0. At most `limit`.
+  virtual std::vector<ObjectRecord> garbage_objects(int64_t now, int64_t limit) = 0;
+
+  // ---- Deletion requests ----
+
+  virtual std::optional<DeletionRequestRecord> get_deletion_request(const std::string& id) = 0;
+  // All deletion requests, oldest first.
+  virtual std::vector<DeletionRequestRecord> list_deletion_requests() = 0;
+  // Requests whose doc status is "created" or "started", oldest first (work for the worker).
+  virtual std::vector<DeletionRequestRecord> pending_deletion_requests() = 0;
 };
 
 // Read and write access inside one transaction. Writes become visible to others only when the
@@ -99,6 +175,31 @@ class WriteTransaction : public Reader {
   // of other flows' collections are left to the caller (core removes them from those documents).
   virtual void delete_flow(const std::string& id) = 0;
   virtual void put_setting(const std::string& key, const std::string& value) = 0;
+
+  // Sets the flow's segments_updated timestamp (kept outside the document so that segment
+  // writes do not rewrite it; get_flow/list_flows merge it into the returned document).
+  virtual void set_segments_updated(const std::string& flow_id, const std::string& when) = 0;
+
+  // Inserts a segment. The caller has checked overlap. Also counts the reference on the
+  // object's row (which must exist): reference_count + 1, ever_referenced, and
+  // first_referenced_by_flow when unset.
+  virtual void insert_segment(const SegmentRecord& segment) = 0;
+  // Deletes up to `limit` segments of the flow that lie completely inside `range` (and belong
+  // to `object_id` when given), in timeline order, and returns them (without storage_id).
+  // Decrements their objects' reference counts. O(log n + deleted).
+  virtual std::vector<SegmentRecord> delete_segments(const std::string& flow_id,
+                                                     const time::TimeRange& range,
+                                                     const std::optional<std::string>& object_id,
+                                                     int64_t limit) = 0;
+
+  // Inserts or replaces an object row (all fields as given).
+  virtual void put_object(const ObjectRecord& object) = 0;
+  virtual void delete_object(const std::string& id) = 0;
+
+  // Inserts or replaces a deletion request.
+  virtual void put_deletion_request(const DeletionRequestRecord& request) = 0;
+  // Removes deletion requests whose doc `expiry` (RFC 3339) is before `now_rfc3339`.
+  virtual void purge_deletion_requests(const std::string& now_rfc3339) = 0;
 };
 
 // The metadata store. Thread-safe: any number of threads may call read() and write()

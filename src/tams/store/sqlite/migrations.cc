@@ -86,8 +86,59 @@ CREATE TABLE segments (
 ) WITHOUT ROWID;
 )sql";
 
+// Segment registration and the object and deletion bookkeeping around it.
+// - flows.segments_updated lives beside the document so that segment writes never rewrite it.
+// - segments keeps migration 1's table, (flow_id, start_ns) primary key: every timeline query is
+//   a seek on it. segments_by_object answers the object_id filter of a flow's listing and its
+//   deletes with the same seeks (object_id and flow_id fixed, start_ns ordered).
+// - objects: one row per media object we allocated or first saw in a segment. The two partial
+//   indexes hold exactly the garbage candidates (allocations never registered, by expiry; objects
+//   whose last reference went), so the collector never reads the live objects.
+// - object_refs: how many segments of each flow reference each object, for the object's
+//   referenced_by_flows list (keyset on flow_id) and for knowing when the last reference goes.
+// - deletion_requests: the deletion-request.json documents, with status / created / expiry
+//   copied out of the document on write.
+constexpr std::string_view kMigration2 = R"sql(
+ALTER TABLE flows ADD COLUMN segments_updated TEXT;
+
+CREATE INDEX segments_by_object ON segments (object_id, flow_id, start_ns);
+
+CREATE TABLE objects (
+  id                       TEXT PRIMARY KEY,
+  storage_id               TEXT,
+  allocated_for_flow       TEXT,
+  first_referenced_by_flow TEXT,
+  reference_count          INTEGER NOT NULL DEFAULT 0,
+  ever_referenced          INTEGER NOT NULL DEFAULT 0,
+  expires_at               INTEGER NOT NULL DEFAULT 0
+) WITHOUT ROWID;
+CREATE INDEX objects_expiring ON objects (expires_at) WHERE ever_referenced = 0 AND expires_at > 0;
+CREATE INDEX objects_unreferenced ON objects (id) WHERE ever_referenced = 1 AND reference_count = 0;
+
+CREATE TABLE object_refs (
+  object_id     TEXT NOT NULL,
+  flow_id       TEXT NOT NULL,
+  segment_count INTEGER NOT NULL,
+  PRIMARY KEY (object_id, flow_id)
+) WITHOUT ROWID;
+
+CREATE TABLE deletion_requests (
+  id      TEXT PRIMARY KEY,
+  flow_id TEXT NOT NULL,
+  status  TEXT NOT NULL,
+  created TEXT,
+  expiry  TEXT,
+  doc     TEXT NOT NULL
+);
+CREATE INDEX deletion_requests_by_created ON deletion_requests (created, id);
+CREATE INDEX deletion_requests_pending ON deletion_requests (created, id)
+  WHERE status IN ('created', 'started');
+CREATE INDEX deletion_requests_by_expiry ON deletion_requests (expiry);
+)sql";
+
 constexpr std::array kMigrations = {
     Migration{1, "sources_flows_settings_segments", kMigration1},
+    Migration{2, "segments_objects_deletion_requests", kMigration2},
 };
 
 constexpr std::string_view kCreateSchemaMigrations = R"sql(

@@ -3,10 +3,13 @@
 #include <sqlite3.h>
 
 #include <algorithm>
+#include <array>
 #include <atomic>
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
 #include <boost/json/value.hpp>
+#include <charconv>
+#include <map>
 #include <optional>
 #include <stdexcept>
 #include <string_view>
@@ -59,7 +62,10 @@ constexpr std::string_view kSourceTagMissing =
 
 // ---- Flows ----
 
-constexpr std::string_view kSelectFlowById = "SELECT doc FROM flows WHERE id = ?1";
+// Flows are read with their segments_updated column, merged into the document (see
+// merge_segments_updated).
+constexpr std::string_view kSelectFlowById =
+    "SELECT doc, segments_updated FROM flows WHERE id = ?1";
 constexpr std::string_view kUpsertFlow =
     "INSERT INTO flows (id, source_id, format, codec, label, frame_width, frame_height, doc) "
     "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) "
@@ -67,6 +73,8 @@ constexpr std::string_view kUpsertFlow =
     "codec = excluded.codec, label = excluded.label, frame_width = excluded.frame_width, "
     "frame_height = excluded.frame_height, doc = excluded.doc";
 constexpr std::string_view kDeleteFlow = "DELETE FROM flows WHERE id = ?1";
+constexpr std::string_view kUpdateSegmentsUpdated =
+    "UPDATE flows SET segments_updated = ?2 WHERE id = ?1";
 constexpr std::string_view kDeleteFlowTags = "DELETE FROM flow_tags WHERE flow_id = ?1";
 constexpr std::string_view kInsertFlowTag =
     "INSERT INTO flow_tags (flow_id, name, value) VALUES (?1, ?2, ?3)";
@@ -77,7 +85,7 @@ constexpr std::string_view kInsertFlowCollectionItem =
     "VALUES (?1, ?2, ?3, ?4)";
 
 // Flow listing: kListFlows, then any filter fragments, then the page fragments.
-constexpr std::string_view kListFlows = "SELECT id, doc FROM flows WHERE 1";
+constexpr std::string_view kListFlows = "SELECT id, doc, segments_updated FROM flows WHERE 1";
 constexpr std::string_view kFlowSourceIs = " AND source_id = ?";
 constexpr std::string_view kFlowFormatIs = " AND format = ?";
 constexpr std::string_view kFlowCodecIs = " AND codec = ?";
@@ -120,6 +128,178 @@ constexpr std::string_view kLastSegmentStartingBefore =
 // Page fragments shared by both listings: keyset on id, one extra row to detect a next page.
 constexpr std::string_view kListAfterId = " AND id > ?";
 constexpr std::string_view kListOrderByIdLimit = " ORDER BY id LIMIT ?";
+
+// ---- Segments ----
+//
+// Segments of one flow never overlap, so on the (flow_id, start_ns) primary key start order is
+// also end order. Every statement below is a seek on that key (or on segments_by_object, which
+// is (object_id, flow_id, start_ns)) followed by a walk of at most the rows it returns.
+
+// The last segment starting before ?2: the only segment starting before a point that can reach
+// past it. One row examined (a seek, then one step backwards). Parameters: flow, point.
+// Deliberately no end_ns condition: "AND end_ns > x" would make SQLite walk backwards through
+// every earlier segment looking for one that matches.
+constexpr std::string_view kSegmentStartingBefore =
+    "SELECT start_ns, end_ns FROM segments WHERE flow_id = ?1 AND start_ns < ?2 "
+    "ORDER BY start_ns DESC LIMIT 1";
+constexpr std::string_view kFlowHasAnySegment = "SELECT 1 FROM segments WHERE flow_id = ?1 LIMIT 1";
+
+// Segment pages. Parameters: flow, lowest start (inclusive), highest start (exclusive), row
+// limit, and the object for the object variants. list_segments computes both start bounds from
+// the query range, the cursor and kSegmentStartingBefore, so each page is one seek plus `limit`
+// steps. The object variants seek segments_by_object with object_id and flow_id fixed: also
+// O(log n + page), plus one primary-key lookup per returned row for its doc. INDEXED BY because
+// SQLite otherwise prefers the (covering) primary key and filters on object_id, which walks
+// every segment of the range; it also makes preparing fail should the index ever be missing.
+constexpr std::string_view kListSegments =
+    "SELECT s.start_ns, s.end_ns, s.object_id, s.doc, o.storage_id FROM segments s "
+    "LEFT JOIN objects o ON o.id = s.object_id "
+    "WHERE s.flow_id = ?1 AND s.start_ns >= ?2 AND s.start_ns < ?3 "
+    "ORDER BY s.start_ns LIMIT ?4";
+constexpr std::string_view kListSegmentsReverse =
+    "SELECT s.start_ns, s.end_ns, s.object_id, s.doc, o.storage_id FROM segments s "
+    "LEFT JOIN objects o ON o.id = s.object_id "
+    "WHERE s.flow_id = ?1 AND s.start_ns >= ?2 AND s.start_ns < ?3 "
+    "ORDER BY s.start_ns DESC LIMIT ?4";
+constexpr std::string_view kListObjectSegments =
+    "SELECT s.start_ns, s.end_ns, s.object_id, s.doc, o.storage_id "
+    "FROM segments s INDEXED BY segments_by_object "
+    "LEFT JOIN objects o ON o.id = s.object_id "
+    "WHERE s.object_id = ?5 AND s.flow_id = ?1 AND s.start_ns >= ?2 AND s.start_ns < ?3 "
+    "ORDER BY s.start_ns LIMIT ?4";
+constexpr std::string_view kListObjectSegmentsReverse =
+    "SELECT s.start_ns, s.end_ns, s.object_id, s.doc, o.storage_id "
+    "FROM segments s INDEXED BY segments_by_object "
+    "LEFT JOIN objects o ON o.id = s.object_id "
+    "WHERE s.object_id = ?5 AND s.flow_id = ?1 AND s.start_ns >= ?2 AND s.start_ns < ?3 "
+    "ORDER BY s.start_ns DESC LIMIT ?4";
+
+// Inserts the segment only when its object row exists; a duplicate (flow_id, start_ns) is not
+// inserted either. RETURNING tells the caller whether the row went in. Parameters: flow, start,
+// end, object, doc.
+constexpr std::string_view kInsertSegment =
+    "INSERT INTO segments (flow_id, start_ns, end_ns, object_id, doc) "
+    "SELECT ?1, ?2, ?3, ?4, ?5 WHERE EXISTS (SELECT 1 FROM objects WHERE id = ?4) "
+    "ON CONFLICT (flow_id, start_ns) DO NOTHING RETURNING 1";
+constexpr std::string_view kSelectObjectExists = "SELECT 1 FROM objects WHERE id = ?1";
+// Parameters: object, flow.
+constexpr std::string_view kReferenceObject =
+    "UPDATE objects SET reference_count = reference_count + 1, ever_referenced = 1, "
+    "first_referenced_by_flow = COALESCE(first_referenced_by_flow, ?2) WHERE id = ?1";
+constexpr std::string_view kAddObjectRef =
+    "INSERT INTO object_refs (object_id, flow_id, segment_count) VALUES (?1, ?2, 1) "
+    "ON CONFLICT (object_id, flow_id) DO UPDATE SET segment_count = segment_count + 1";
+
+// Candidates for delete_segments: segments starting inside the range, in start order. The
+// caller stops at the first one ending after the range (every later one ends later still).
+// Parameters: flow, range start, range end, row limit, and the object for the object variant.
+// The object variant walks segments_by_object (INDEXED BY as for kListObjectSegments), so it reads
+// only that object's segments.
+constexpr std::string_view kSelectSegmentsFrom =
+    "SELECT start_ns, end_ns, object_id, doc FROM segments "
+    "WHERE flow_id = ?1 AND start_ns >= ?2 AND start_ns < ?3 ORDER BY start_ns LIMIT ?4";
+constexpr std::string_view kSelectObjectSegmentsFrom =
+    "SELECT start_ns, end_ns, object_id, doc FROM segments INDEXED BY segments_by_object "
+    "WHERE object_id = ?5 AND flow_id = ?1 AND start_ns >= ?2 AND start_ns < ?3 "
+    "ORDER BY start_ns LIMIT ?4";
+constexpr std::string_view kDeleteSegment =
+    "DELETE FROM segments WHERE flow_id = ?1 AND start_ns = ?2";
+// Parameters: object, flow, number of references released.
+constexpr std::string_view kReleaseObjectRefs =
+    "UPDATE object_refs SET segment_count = segment_count - ?3 "
+    "WHERE object_id = ?1 AND flow_id = ?2 RETURNING segment_count";
+constexpr std::string_view kDeleteObjectRefs =
+    "DELETE FROM object_refs WHERE object_id = ?1 AND flow_id = ?2";
+// Parameters: object, number of references released.
+constexpr std::string_view kReleaseObject =
+    "UPDATE objects SET reference_count = max(reference_count - ?2, 0) WHERE id = ?1";
+
+// ---- Objects ----
+
+constexpr std::string_view kSelectObject =
+    "SELECT id, storage_id, allocated_for_flow, first_referenced_by_flow, reference_count, "
+    "ever_referenced, expires_at FROM objects WHERE id = ?1";
+// Empty strings are stored as NULL (first_referenced_by_flow must be NULL for kReferenceObject).
+constexpr std::string_view kUpsertObject =
+    "INSERT INTO objects (id, storage_id, allocated_for_flow, first_referenced_by_flow, "
+    "reference_count, ever_referenced, expires_at) "
+    "VALUES (?1, NULLIF(?2, ''), NULLIF(?3, ''), NULLIF(?4, ''), ?5, ?6, ?7) "
+    "ON CONFLICT (id) DO UPDATE SET storage_id = excluded.storage_id, "
+    "allocated_for_flow = excluded.allocated_for_flow, "
+    "first_referenced_by_flow = excluded.first_referenced_by_flow, "
+    "reference_count = excluded.reference_count, ever_referenced = excluded.ever_referenced, "
+    "expires_at = excluded.expires_at";
+constexpr std::string_view kDeleteObject = "DELETE FROM objects WHERE id = ?1";
+// Keyset page of an object's referencing flows. Parameters: object, after (flow id, '' for the
+// first page), row limit.
+constexpr std::string_view kSelectObjectFlows =
+    "SELECT flow_id FROM object_refs WHERE object_id = ?1 AND flow_id > ?2 "
+    "ORDER BY flow_id LIMIT ?3";
+// Garbage, each through its partial index (the WHERE terms repeat the index's so that SQLite
+// may use it). Allocations never registered whose expiry passed. Parameters: now, row limit.
+constexpr std::string_view kSelectExpiredObjects =
+    "SELECT id, storage_id, allocated_for_flow, first_referenced_by_flow, reference_count, "
+    "ever_referenced, expires_at FROM objects "
+    "WHERE ever_referenced = 0 AND expires_at > 0 AND expires_at < ?1 "
+    "ORDER BY expires_at LIMIT ?2";
+// Objects whose last reference went. Parameter: row limit.
+constexpr std::string_view kSelectUnreferencedObjects =
+    "SELECT id, storage_id, allocated_for_flow, first_referenced_by_flow, reference_count, "
+    "ever_referenced, expires_at FROM objects "
+    "WHERE ever_referenced = 1 AND reference_count = 0 ORDER BY id LIMIT ?1";
+
+// ---- Deletion requests ----
+
+constexpr std::string_view kSelectDeletionRequest =
+    "SELECT id, flow_id, doc FROM deletion_requests WHERE id = ?1";
+constexpr std::string_view kSelectDeletionRequests =
+    "SELECT id, flow_id, doc FROM deletion_requests ORDER BY created, id";
+// The WHERE repeats deletion_requests_pending's so that SQLite uses that partial index.
+constexpr std::string_view kSelectPendingDeletionRequests =
+    "SELECT id, flow_id, doc FROM deletion_requests "
+    "WHERE status IN ('created', 'started') ORDER BY created, id";
+constexpr std::string_view kUpsertDeletionRequest =
+    "INSERT INTO deletion_requests (id, flow_id, status, created, expiry, doc) "
+    "VALUES (?1, ?2, ?3, ?4, ?5, ?6) "
+    "ON CONFLICT (id) DO UPDATE SET flow_id = excluded.flow_id, status = excluded.status, "
+    "created = excluded.created, expiry = excluded.expiry, doc = excluded.doc";
+// RFC 3339 UTC timestamps in one fixed format compare as text. Parameter: now.
+constexpr std::string_view kPurgeDeletionRequests =
+    "DELETE FROM deletion_requests WHERE expiry < ?1";
+
+constexpr std::array kTimelineStatements = {
+    NamedSql{"kSegmentAtOrBefore", kSegmentAtOrBefore},
+    NamedSql{"kFirstSegmentStartingIn", kFirstSegmentStartingIn},
+    NamedSql{"kLastSegmentStartingBefore", kLastSegmentStartingBefore},
+    NamedSql{"kSegmentStartingBefore", kSegmentStartingBefore},
+    NamedSql{"kFlowHasAnySegment", kFlowHasAnySegment},
+    NamedSql{"kListSegments", kListSegments},
+    NamedSql{"kListSegmentsReverse", kListSegmentsReverse},
+    NamedSql{"kListObjectSegments", kListObjectSegments},
+    NamedSql{"kListObjectSegmentsReverse", kListObjectSegmentsReverse},
+    NamedSql{"kInsertSegment", kInsertSegment},
+    NamedSql{"kSelectObjectExists", kSelectObjectExists},
+    NamedSql{"kReferenceObject", kReferenceObject},
+    NamedSql{"kAddObjectRef", kAddObjectRef},
+    NamedSql{"kSelectSegmentsFrom", kSelectSegmentsFrom},
+    NamedSql{"kSelectObjectSegmentsFrom", kSelectObjectSegmentsFrom},
+    NamedSql{"kDeleteSegment", kDeleteSegment},
+    NamedSql{"kReleaseObjectRefs", kReleaseObjectRefs},
+    NamedSql{"kDeleteObjectRefs", kDeleteObjectRefs},
+    NamedSql{"kReleaseObject", kReleaseObject},
+    NamedSql{"kSelectObject", kSelectObject},
+    NamedSql{"kUpsertObject", kUpsertObject},
+    NamedSql{"kDeleteObject", kDeleteObject},
+    NamedSql{"kSelectObjectFlows", kSelectObjectFlows},
+    NamedSql{"kSelectExpiredObjects", kSelectExpiredObjects},
+    NamedSql{"kSelectUnreferencedObjects", kSelectUnreferencedObjects},
+    NamedSql{"kSelectDeletionRequest", kSelectDeletionRequest},
+    NamedSql{"kSelectDeletionRequests", kSelectDeletionRequests},
+    NamedSql{"kSelectPendingDeletionRequests", kSelectPendingDeletionRequests},
+    NamedSql{"kUpsertDeletionRequest", kUpsertDeletionRequest},
+    NamedSql{"kPurgeDeletionRequests", kPurgeDeletionRequests},
+    NamedSql{"kUpdateSegmentsUpdated", kUpdateSegmentsUpdated},
+};
 
 // ---- Collections ----
 
@@ -184,6 +364,52 @@ std::optional<int64_t> optional_integer(const boost::json::object* object, std::
   return std::nullopt;
 }
 
+// A flow's segments_updated column, when set, replaces whatever the document holds (segment
+// writes update only the column). `column` is the column's index in the current row.
+void merge_segments_updated(Document& flow, const Statement& statement, int column) {
+  if (!statement.column_is_null(column)) {
+    flow["segments_updated"] = statement.column_text(column);
+  }
+}
+
+// A keyset position of a segment listing: a decimal int64.
+int64_t parse_segment_position(const std::string& text) {
+  int64_t value = 0;
+  const char* end = text.data() + text.size();
+  const auto [ptr, ec] = std::from_chars(text.data(), end, value);
+  if (ec != std::errc() || ptr != end || text.empty()) {
+    throw std::invalid_argument("list_segments: page position \"" + text +
+                                "\" is not a segment start");
+  }
+  return value;
+}
+
+// One more row than the page holds tells whether a next page exists.
+int64_t rows_for_page(int64_t limit, std::string_view operation) {
+  if (limit < 1) throw std::invalid_argument(std::string(operation) + ": limit must be at least 1");
+  return std::min<int64_t>(limit, INT64_MAX - 1) + 1;
+}
+
+ObjectRecord read_object(const Statement& statement) {
+  ObjectRecord object;
+  object.id = statement.column_text(0);
+  object.storage_id = statement.column_text(1);
+  object.allocated_for_flow = statement.column_text(2);
+  object.first_referenced_by_flow = statement.column_text(3);
+  object.reference_count = statement.column_int64(4);
+  object.ever_referenced = statement.column_int64(5) != 0;
+  object.expires_at = statement.column_int64(6);
+  return object;
+}
+
+DeletionRequestRecord read_deletion_request(const Statement& statement) {
+  DeletionRequestRecord request;
+  request.id = statement.column_text(0);
+  request.flow_id = statement.column_text(1);
+  request.doc = parse_document(statement.column_text(2), "deletion request", request.id);
+  return request;
+}
+
 void bind_optional(Statement& statement, int index, const std::optional<std::string_view>& value) {
   if (value) {
     statement.bind(index, *value);
@@ -221,11 +447,12 @@ class Listing {
   }
 
   // Runs the listing for one page; `name` names the statement in errors, `kind` the documents.
+  // With `segments_updated`, the select's third column is merged into each document.
   model::Page<Document> fetch(Connection& db, std::string_view name, std::string_view kind,
-                              const model::PageRequest& page) {
-    if (page.limit < 1) throw std::invalid_argument("list: page limit must be at least 1");
+                              const model::PageRequest& page, bool segments_updated = false) {
+    const int64_t rows = rows_for_page(page.limit, "list");
     if (!page.after.empty()) where(kListAfterId, page.after);
-    where(kListOrderByIdLimit, std::min<int64_t>(page.limit, INT64_MAX - 1) + 1);
+    where(kListOrderByIdLimit, rows);
 
     Statement statement = db.prepare(name, sql_);
     for (size_t i = 0; i < values_.size(); ++i) {
@@ -242,6 +469,7 @@ class Listing {
       }
       last_id = statement.column_text(0);
       result.items.push_back(parse_document(statement.column_text(1), kind, last_id));
+      if (segments_updated) merge_segments_updated(result.items.back(), statement, 2);
     }
     return result;
   }
@@ -282,7 +510,12 @@ class Transaction final : public WriteTransaction {
   }
 
   std::optional<Document> get_flow(const std::string& id) override {
-    return get_document("kSelectFlowById", kSelectFlowById, "flow", id);
+    Statement statement = db_.prepare("kSelectFlowById", kSelectFlowById);
+    statement.bind(1, id);
+    if (!statement.step()) return std::nullopt;
+    Document flow = parse_document(statement.column_text(0), "flow", id);
+    merge_segments_updated(flow, statement, 1);
+    return flow;
   }
 
   model::Page<Document> list_sources(const SourceFilter& filter,
@@ -314,7 +547,7 @@ class Transaction final : public WriteTransaction {
         listing.where(kFlowHasSegmentOverlapping, range.start(), range.end());
       }
     }
-    return listing.fetch(db_, "kListFlows", "flow", page);
+    return listing.fetch(db_, "kListFlows", "flow", page, /*segments_updated=*/true);
   }
 
   std::vector<std::string> flow_collected_by(const std::string& flow_id) override {
@@ -367,6 +600,145 @@ class Transaction final : public WriteTransaction {
     statement.bind(1, key);
     if (!statement.step()) return std::nullopt;
     return statement.column_text(0);
+  }
+
+  // ---- Segments ----
+
+  model::Page<SegmentRecord> list_segments(const SegmentQuery& query) override {
+    const int64_t rows = rows_for_page(query.page.limit, "list_segments");
+    model::Page<SegmentRecord> result;
+    result.limit = query.page.limit;
+    const time::TimeRange& range = query.timerange;
+    if (range.is_empty()) return result;
+    const std::optional<int64_t> after =
+        query.page.after.empty() ? std::nullopt
+                                 : std::optional(parse_segment_position(query.page.after));
+
+    // The page is the segments whose start lies in [lowest, highest), walked from one end.
+    // Overlapping [range.start, range.end) means starting before range.end, and either starting
+    // at or after range.start or being the one segment that starts before range.start and
+    // reaches past it (segments do not overlap, so only the last one starting before it can).
+    int64_t highest = range.end();
+    std::optional<int64_t> lowest;
+    if (!query.reverse_order && after) {
+      // Continuing forwards from a segment that started at or after range.start: no segment
+      // before it is wanted, so the edge segment needs no look-up.
+      if (*after == INT64_MAX) return result;
+      if (*after >= range.start()) lowest = *after + 1;
+    }
+    if (!lowest) {
+      lowest = range.start();
+      if (range.has_start()) {
+        Statement edge = db_.prepare("kSegmentStartingBefore", kSegmentStartingBefore);
+        edge.bind(1, query.flow_id).bind(2, range.start());
+        if (edge.step() && edge.column_int64(1) > range.start()) lowest = edge.column_int64(0);
+      }
+      if (!query.reverse_order && after) lowest = std::max(*lowest, *after + 1);
+    }
+    if (query.reverse_order && after) highest = std::min(highest, *after);
+    if (*lowest >= highest) return result;
+
+    const bool by_object = query.object_id.has_value();
+    Statement statement =
+        query.reverse_order
+            ? (by_object ? db_.prepare("kListObjectSegmentsReverse", kListObjectSegmentsReverse)
+                         : db_.prepare("kListSegmentsReverse", kListSegmentsReverse))
+            : (by_object ? db_.prepare("kListObjectSegments", kListObjectSegments)
+                         : db_.prepare("kListSegments", kListSegments));
+    statement.bind(1, query.flow_id).bind(2, *lowest).bind(3, highest).bind(4, rows);
+    if (by_object) statement.bind(5, *query.object_id);
+    while (statement.step()) {
+      if (static_cast<int64_t>(result.items.size()) == query.page.limit) {
+        result.next = std::to_string(result.items.back().start_ns);
+        break;
+      }
+      SegmentRecord segment;
+      segment.flow_id = query.flow_id;
+      segment.start_ns = statement.column_int64(0);
+      segment.end_ns = statement.column_int64(1);
+      segment.object_id = statement.column_text(2);
+      segment.doc = parse_document(statement.column_text(3), "segment of flow", query.flow_id);
+      segment.storage_id = statement.column_text(4);
+      result.items.push_back(std::move(segment));
+    }
+    return result;
+  }
+
+  bool segment_overlaps(const std::string& flow_id, int64_t start_ns, int64_t end_ns) override {
+    if (start_ns >= end_ns) return false;
+    // The last segment starting before the end is the only candidate: it overlaps iff it ends
+    // after the start.
+    Statement statement = db_.prepare("kSegmentStartingBefore", kSegmentStartingBefore);
+    statement.bind(1, flow_id).bind(2, end_ns);
+    return statement.step() && statement.column_int64(1) > start_ns;
+  }
+
+  bool has_segments(const std::string& flow_id) override {
+    Statement statement = db_.prepare("kFlowHasAnySegment", kFlowHasAnySegment);
+    statement.bind(1, flow_id);
+    return statement.step();
+  }
+
+  // ---- Objects ----
+
+  std::optional<ObjectRecord> get_object(const std::string& id) override {
+    Statement statement = db_.prepare("kSelectObject", kSelectObject);
+    statement.bind(1, id);
+    if (!statement.step()) return std::nullopt;
+    return read_object(statement);
+  }
+
+  model::Page<std::string> object_flows(const std::string& object_id,
+                                        const model::PageRequest& page) override {
+    const int64_t rows = rows_for_page(page.limit, "object_flows");
+    Statement statement = db_.prepare("kSelectObjectFlows", kSelectObjectFlows);
+    statement.bind(1, object_id).bind(2, page.after).bind(3, rows);
+    model::Page<std::string> result;
+    result.limit = page.limit;
+    while (statement.step()) {
+      if (static_cast<int64_t>(result.items.size()) == page.limit) {
+        result.next = result.items.back();
+        break;
+      }
+      result.items.push_back(statement.column_text(0));
+    }
+    return result;
+  }
+
+  std::vector<ObjectRecord> garbage_objects(int64_t now, int64_t limit) override {
+    std::vector<ObjectRecord> objects;
+    if (limit < 1) return objects;
+    {
+      Statement expired = db_.prepare("kSelectExpiredObjects", kSelectExpiredObjects);
+      expired.bind(1, now).bind(2, limit);
+      while (expired.step()) objects.push_back(read_object(expired));
+    }
+    const int64_t left = limit - static_cast<int64_t>(objects.size());
+    if (left > 0) {
+      Statement unreferenced =
+          db_.prepare("kSelectUnreferencedObjects", kSelectUnreferencedObjects);
+      unreferenced.bind(1, left);
+      while (unreferenced.step()) objects.push_back(read_object(unreferenced));
+    }
+    return objects;
+  }
+
+  // ---- Deletion requests ----
+
+  std::optional<DeletionRequestRecord> get_deletion_request(const std::string& id) override {
+    Statement statement = db_.prepare("kSelectDeletionRequest", kSelectDeletionRequest);
+    statement.bind(1, id);
+    if (!statement.step()) return std::nullopt;
+    return read_deletion_request(statement);
+  }
+
+  std::vector<DeletionRequestRecord> list_deletion_requests() override {
+    return select_deletion_requests("kSelectDeletionRequests", kSelectDeletionRequests);
+  }
+
+  std::vector<DeletionRequestRecord> pending_deletion_requests() override {
+    return select_deletion_requests("kSelectPendingDeletionRequests",
+                                    kSelectPendingDeletionRequests);
   }
 
   void put_source(const Document& source) override {
@@ -435,6 +807,134 @@ class Transaction final : public WriteTransaction {
     db_.prepare("kUpsertSetting", kUpsertSetting).bind(1, key).bind(2, value).run();
   }
 
+  void set_segments_updated(const std::string& flow_id, const std::string& when) override {
+    db_.prepare("kUpdateSegmentsUpdated", kUpdateSegmentsUpdated)
+        .bind(1, flow_id)
+        .bind(2, when)
+        .run();
+  }
+
+  void insert_segment(const SegmentRecord& segment) override {
+    if (segment.start_ns >= segment.end_ns) {
+      throw std::invalid_argument("insert_segment: empty timerange for a segment of flow " +
+                                  segment.flow_id);
+    }
+    {
+      // Nothing is written unless the object exists and the position is free, so a failure
+      // leaves the transaction as it was.
+      Statement insert = db_.prepare("kInsertSegment", kInsertSegment);
+      insert.bind(1, segment.flow_id)
+          .bind(2, segment.start_ns)
+          .bind(3, segment.end_ns)
+          .bind(4, segment.object_id)
+          .bind(5, boost::json::serialize(segment.doc));
+      // (A statement that returned DONE must not be stepped again: SQLite would rerun it.)
+      if (!insert.step()) {
+        Statement exists = db_.prepare("kSelectObjectExists", kSelectObjectExists);
+        exists.bind(1, segment.object_id);
+        if (!exists.step()) {
+          throw std::logic_error("insert_segment: no object row for object " + segment.object_id);
+        }
+        throw std::logic_error("insert_segment: flow " + segment.flow_id +
+                               " already has a segment starting at " +
+                               std::to_string(segment.start_ns));
+      }
+      insert.run();
+    }
+    db_.prepare("kReferenceObject", kReferenceObject)
+        .bind(1, segment.object_id)
+        .bind(2, segment.flow_id)
+        .run();
+    db_.prepare("kAddObjectRef", kAddObjectRef)
+        .bind(1, segment.object_id)
+        .bind(2, segment.flow_id)
+        .run();
+  }
+
+  std::vector<SegmentRecord> delete_segments(const std::string& flow_id,
+                                             const time::TimeRange& range,
+                                             const std::optional<std::string>& object_id,
+                                             int64_t limit) override {
+    std::vector<SegmentRecord> deleted;
+    if (range.is_empty() || limit < 1) return deleted;
+    {
+      // Covered segments start at or after range.start and end by range.end. Walking in start
+      // (= end) order, the first that ends after range.end ends the walk: rows read are at most
+      // the deleted ones plus one.
+      Statement select = object_id
+                             ? db_.prepare("kSelectObjectSegmentsFrom", kSelectObjectSegmentsFrom)
+                             : db_.prepare("kSelectSegmentsFrom", kSelectSegmentsFrom);
+      select.bind(1, flow_id).bind(2, range.start()).bind(3, range.end()).bind(4, limit);
+      if (object_id) select.bind(5, *object_id);
+      while (select.step()) {
+        if (select.column_int64(1) > range.end()) break;
+        SegmentRecord segment;
+        segment.flow_id = flow_id;
+        segment.start_ns = select.column_int64(0);
+        segment.end_ns = select.column_int64(1);
+        segment.object_id = select.column_text(2);
+        segment.doc = parse_document(select.column_text(3), "segment of flow", flow_id);
+        deleted.push_back(std::move(segment));
+      }
+    }
+    // Deleted after the walk has finished: SQLite leaves changes under a running SELECT of the
+    // same table undefined.
+    std::map<std::string, int64_t> released;  // object id -> references released
+    for (const SegmentRecord& segment : deleted) {
+      db_.prepare("kDeleteSegment", kDeleteSegment)
+          .bind(1, flow_id)
+          .bind(2, segment.start_ns)
+          .run();
+      ++released[segment.object_id];
+    }
+    for (const auto& [object, count] : released) {
+      bool gone = false;
+      {
+        Statement refs = db_.prepare("kReleaseObjectRefs", kReleaseObjectRefs);
+        refs.bind(1, object).bind(2, flow_id).bind(3, count);
+        if (refs.step()) {
+          gone = refs.column_int64(0) <= 0;
+          refs.run();
+        }
+      }
+      if (gone)
+        db_.prepare("kDeleteObjectRefs", kDeleteObjectRefs).bind(1, object).bind(2, flow_id).run();
+      db_.prepare("kReleaseObject", kReleaseObject).bind(1, object).bind(2, count).run();
+    }
+    return deleted;
+  }
+
+  void put_object(const ObjectRecord& object) override {
+    if (object.id.empty()) throw std::invalid_argument("put_object: empty object id");
+    db_.prepare("kUpsertObject", kUpsertObject)
+        .bind(1, object.id)
+        .bind(2, object.storage_id)
+        .bind(3, object.allocated_for_flow)
+        .bind(4, object.first_referenced_by_flow)
+        .bind(5, object.reference_count)
+        .bind(6, int64_t{object.ever_referenced ? 1 : 0})
+        .bind(7, object.expires_at)
+        .run();
+  }
+
+  void delete_object(const std::string& id) override {
+    db_.prepare("kDeleteObject", kDeleteObject).bind(1, id).run();
+  }
+
+  void put_deletion_request(const DeletionRequestRecord& request) override {
+    if (request.id.empty()) throw std::invalid_argument("put_deletion_request: empty id");
+    const std::string_view status = required_string(request.doc, "status", "put_deletion_request");
+    Statement upsert = db_.prepare("kUpsertDeletionRequest", kUpsertDeletionRequest);
+    upsert.bind(1, request.id).bind(2, request.flow_id).bind(3, status);
+    bind_optional(upsert, 4, optional_string(request.doc, "created"));
+    bind_optional(upsert, 5, optional_string(request.doc, "expiry"));
+    upsert.bind(6, boost::json::serialize(request.doc)).run();
+  }
+
+  void purge_deletion_requests(const std::string& now_rfc3339) override {
+    db_.prepare("kPurgeDeletionRequests", kPurgeDeletionRequests).bind(1, now_rfc3339).run();
+  }
+
  private:
   std::optional<Document> get_document(std::string_view name, std::string_view sql,
                                        std::string_view kind, const std::string& id) {
@@ -442,6 +942,14 @@ class Transaction final : public WriteTransaction {
     statement.bind(1, id);
     if (!statement.step()) return std::nullopt;
     return parse_document(statement.column_text(0), kind, id);
+  }
+
+  std::vector<DeletionRequestRecord> select_deletion_requests(std::string_view name,
+                                                              std::string_view sql) {
+    Statement statement = db_.prepare(name, sql);
+    std::vector<DeletionRequestRecord> requests;
+    while (statement.step()) requests.push_back(read_deletion_request(statement));
+    return requests;
   }
 
   std::vector<std::string> select_ids(std::string_view name, std::string_view sql,
@@ -486,6 +994,8 @@ class WritingThreadMark {
 };
 
 }  // namespace
+
+std::span<const NamedSql> timeline_statements() { return kTimelineStatements; }
 
 std::unique_ptr<SqliteStore> SqliteStore::open(const std::string& path,
                                                const SqliteOptions& options) {

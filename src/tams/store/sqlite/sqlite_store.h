@@ -5,7 +5,9 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <span>
 #include <string>
+#include <string_view>
 #include <thread>
 #include <vector>
 
@@ -14,6 +16,16 @@
 namespace tams::store::sqlite {
 
 class Connection;
+
+// One fixed SQL statement of the store and the name of its constant.
+struct NamedSql {
+  std::string_view name;
+  std::string_view sql;
+};
+// The store's fixed statements on segments, objects and deletion requests (the timeline's hot
+// paths), for tests that check their query plans. Listings assembled from fragments are not
+// included.
+std::span<const NamedSql> timeline_statements();
 
 struct SqliteOptions {
   // synchronous=FULL: a transaction that committed survives a crash or power loss. NORMAL may

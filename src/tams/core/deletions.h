@@ -1,0 +1,69 @@
+// Deleting segments and flows, synchronously within a time budget or through deletion requests
+// (/flow-delete-requests) finished in the background.
+#pragma once
+
+#include <boost/json/array.hpp>
+#include <boost/json/object.hpp>
+#include <chrono>
+#include <optional>
+#include <string>
+
+#include "tams/core/flows.h"
+#include "tams/core/principal.h"
+#include "tams/store/metadata_store.h"
+#include "tams/time/timerange.h"
+
+namespace tams::core {
+
+struct DeletionOptions {
+  // A DELETE that has not finished after this long answers 202 with a deletion request and
+  // the rest is done in the background.
+  std::chrono::milliseconds budget{500};
+  int64_t batch_size = 1000;                // segments deleted per transaction
+  int64_t request_expiry_seconds = 86400;   // a finished request is kept this long
+};
+
+// Thread-safe.
+class Deletions {
+ public:
+  Deletions(store::MetadataStore& store, Flows& flows, DeletionOptions options)
+      : store_(store), flows_(flows), options_(options) {}
+
+  struct Outcome {
+    bool done = false;             // everything was deleted (204)
+    boost::json::object request;   // the deletion request when !done (202)
+  };
+  // Deletes the flow's segments lying completely inside `range` (and of `object_id` when given;
+  // deletes by object id always finish synchronously). kNotFound / kReadOnly for the flow.
+  Outcome delete_segments(const std::string& flow_id, const time::TimeRange& range,
+                          const std::optional<std::string>& object_id, const Principal& who);
+  // Deletes all the flow's segments, then the flow (and its source when it was the last flow).
+  Outcome delete_flow(const std::string& flow_id, const Principal& who);
+
+  // deletion-request.json; kNotFound when unknown.
+  boost::json::object get(const std::string& request_id);
+  // All deletion requests, oldest first.
+  boost::json::array list();
+
+  // Works on pending deletion requests for about `budget` (a whole batch at least). Returns
+  // true when work remains. Safe to call from several threads and after a restart: progress is
+  // committed with each batch, so an interrupted request resumes where it stopped.
+  bool work(std::chrono::milliseconds budget);
+
+ private:
+  // Deletes one batch inside `range`; returns the number deleted and sets `last_end` to the end
+  // of the last deleted segment. With `request`, its progress is updated in the same transaction.
+  int64_t delete_batch(const std::string& flow_id, const time::TimeRange& range,
+                       const std::optional<std::string>& object_id, int64_t& last_end,
+                       store::DeletionRequestRecord* request);
+  void check_flow(const std::string& flow_id);
+  Outcome run(const std::string& flow_id, const time::TimeRange& range,
+              const std::optional<std::string>& object_id, bool delete_flow, const Principal& who);
+  void finish(store::DeletionRequestRecord& request);
+
+  store::MetadataStore& store_;
+  Flows& flows_;
+  DeletionOptions options_;
+};
+
+}  // namespace tams::core

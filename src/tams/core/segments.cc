@@ -1,0 +1,183 @@
+#include "tams/core/segments.h"
+
+#include <ctime>
+
+#include "tams/core/clock.h"
+#include "tams/core/error.h"
+#include "tams/core/ids.h"
+#include "tams/json/schema.h"
+#include "tams/time/timestamp.h"
+
+namespace tams::core {
+
+namespace bj = boost::json;
+
+namespace {
+
+std::string_view str(const bj::object& o, std::string_view key) {
+  const auto* v = o.if_contains(key);
+  return v && v->is_string() ? std::string_view(v->as_string()) : std::string_view();
+}
+
+void check_timestamp(const bj::object& segment, std::string_view key) {
+  const auto text = str(segment, key);
+  if (text.empty()) return;
+  std::string error;
+  if (!time::Timestamp::parse(text, &error)) bad_request(std::string(key) + ": " + error);
+}
+
+// Client get_urls may only add uncontrolled URLs: {url, label}; a label must not pretend to be
+// one of our backends.
+void check_client_get_urls(const bj::object& segment, const media::Backends& backends) {
+  const auto* urls = segment.if_contains("get_urls");
+  if (!urls) return;
+  size_t i = 0;
+  for (const auto& item : urls->as_array()) {
+    for (const auto& [key, value] : item.as_object()) {
+      if (key != "url" && key != "label") {
+        bad_request("get_urls[" + std::to_string(i) + "]: only \"url\" and \"label\" may be given " +
+                    "(controlled URLs are added by the store), not \"" + std::string(key) + "\"");
+      }
+    }
+    const auto label = str(item.as_object(), "label");
+    for (const auto* store : backends.all()) {
+      if (!label.empty() && store->backend().label == label) {
+        bad_request("get_urls[" + std::to_string(i) + "]: label \"" + std::string(label) +
+                    "\" is the label of storage backend " + store->backend().id);
+      }
+    }
+    ++i;
+  }
+}
+
+}  // namespace
+
+std::vector<Segments::Failure> Segments::add(const std::string& flow_id, const bj::value& body) {
+  if (!is_valid_id(flow_id)) not_found("\"" + flow_id + "\" is not a valid flow id");
+  const bool bulk = body.is_array();
+  if (!bulk && !body.is_object()) {
+    bad_request("the body must be a segment object or an array of segment objects");
+  }
+  std::vector<Failure> failures;
+  store_.write([&](store::WriteTransaction& tx) {
+    failures.clear();
+    auto flow = tx.get_flow(flow_id);
+    if (!flow) not_found("no flow with id " + flow_id);
+    if (const auto* ro = flow->if_contains("read_only"); ro && ro->is_bool() && ro->as_bool()) {
+      read_only("flow " + flow_id + " is read-only");
+    }
+    if (str(*flow, "container").empty()) {
+      bad_request("flow " + flow_id + " has no container, so it cannot have segments");
+    }
+    const int64_t now = static_cast<int64_t>(std::time(nullptr));
+    bool added = false;
+
+    auto add_one = [&](const bj::value& item) {
+      // The timerange first: its grammar error says more than the schema's regex would.
+      if (const auto* o = item.if_object()) {
+        if (const auto* t = o->if_contains("timerange"); t && t->is_string()) {
+          std::string error;
+          if (!time::TimeRange::parse(t->as_string(), &error)) bad_request("timerange: " + error);
+        }
+      }
+      if (auto problem = json::SchemaSet::spec().validate("flow-segment-post.json", item)) {
+        bad_request("segment: " + *problem);
+      }
+      const bj::object& segment = item.as_object();
+      std::string error;
+      auto range = time::TimeRange::parse(str(segment, "timerange"), &error);
+      if (!range) bad_request("timerange: " + error);
+      if (range->is_empty()) bad_request("timerange: a segment cannot have an empty timerange");
+      if (!range->has_start() || !range->has_end()) {
+        bad_request("timerange: a segment needs both a start and an end");
+      }
+      check_timestamp(segment, "ts_offset");
+      check_timestamp(segment, "last_duration");
+      check_client_get_urls(segment, backends_);
+      if (tx.segment_overlaps(flow_id, range->start(), range->end())) {
+        bad_request("timerange " + range->to_string() + " overlaps a segment of flow " + flow_id);
+      }
+
+      const std::string object_id(str(segment, "object_id"));
+      const auto* client_urls = segment.if_contains("get_urls");
+      const bool has_client_urls = client_urls && !client_urls->as_array().empty();
+      auto object = tx.get_object(object_id);
+      if (!object) {
+        if (!has_client_urls) {
+          bad_request("object " + object_id +
+                      " is unknown: allocate it with POST /flows/{id}/storage, or give get_urls "
+                      "for an object held elsewhere");
+        }
+        tx.put_object(store::ObjectRecord{object_id, "", "", "", 0, false, 0});
+      } else if (!object->ever_referenced) {
+        if (!object->allocated_for_flow.empty() && object->allocated_for_flow != flow_id) {
+          bad_request("object " + object_id + " was allocated for flow " +
+                      object->allocated_for_flow + " and has not been registered yet");
+        }
+        if (object->expires_at > 0 && object->expires_at < now) {
+          bad_request("the allocation of object " + object_id + " has expired");
+        }
+        if (options_.check_uploads && !object->storage_id.empty()) {
+          const auto* store = backends_.find(object->storage_id);
+          if (store && !store->exists(object_id)) {
+            bad_request("object " + object_id + " has not been uploaded to its put_url");
+          }
+        }
+      }
+      store::SegmentRecord record{flow_id, range->start(), range->end(), object_id, segment, {}};
+      record.doc["timerange"] = range->to_string();
+      tx.insert_segment(record);
+      added = true;
+    };
+
+    if (!bulk) {
+      add_one(body);
+    } else {
+      for (const auto& item : body.as_array()) {
+        try {
+          add_one(item);
+        } catch (const Error& e) {
+          if (e.kind() != ErrorKind::kBadRequest) throw;
+          Failure f;
+          if (const auto* o = item.if_object()) {
+            f.object_id = str(*o, "object_id");
+            // Only a well-formed timerange may appear in the failure (the schema says so).
+            if (auto r = time::TimeRange::parse(str(*o, "timerange"))) {
+              f.timerange = str(*o, "timerange");
+            }
+          }
+          f.summary = e.summary();
+          failures.push_back(std::move(f));
+        }
+      }
+    }
+    if (added) tx.set_segments_updated(flow_id, now_rfc3339());
+  });
+  return failures;
+}
+
+Segments::ListResult Segments::list(const std::string& flow_id, const ListQuery& query,
+                                    const std::string& base_url) {
+  if (!is_valid_id(flow_id)) not_found("\"" + flow_id + "\" is not a valid flow id");
+  store::SegmentQuery q{flow_id, query.timerange, query.object_id, query.reverse_order, query.page};
+  model::Page<store::SegmentRecord> page;
+  store_.read([&](store::Reader& r) { page = r.list_segments(q); });
+
+  ListResult result;
+  result.next = page.next;
+  for (auto& record : page.items) {
+    bj::object out = record.doc;
+    out["get_urls"] = build_get_urls(record, backends_, query.get_urls, base_url);
+    result.segments.push_back(std::move(out));
+  }
+  if (!page.items.empty()) {
+    auto first = time::TimeRange::half_open(page.items.front().start_ns, page.items.front().end_ns);
+    auto last = time::TimeRange::half_open(page.items.back().start_ns, page.items.back().end_ns);
+    if (auto f = time::TimeRange::parse(str(page.items.front().doc, "timerange"))) first = *f;
+    if (auto l = time::TimeRange::parse(str(page.items.back().doc, "timerange"))) last = *l;
+    result.paging_timerange = first.extent(last);
+  }
+  return result;
+}
+
+}  // namespace tams::core

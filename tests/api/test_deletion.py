@@ -172,7 +172,7 @@ def test_delete_flow_with_segments(api, create_flow):
 
 def test_delete_flow_keeps_shared_source(api, create_flow):
     a = create_flow("video")
-    b = create_flow("audio", source_id=a["source_id"])
+    b = create_flow("video", source_id=a["source_id"])
     seconds(a["id"], api, (0, 1))
     check(api.delete(f"/flows/{a['id']}"), 204)
     check(api.get(f"/sources/{a['source_id']}"), 200, "source.json")

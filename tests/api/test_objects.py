@@ -194,3 +194,13 @@ def test_bad_paging_400(api, shared_object, params):
     oid, _ = shared_object
     check(api.get(obj_path(oid), params=params), 400, error_type="bad_request")
     check(api.head(obj_path(oid), params=params), 400)
+
+
+def test_references_follow_flow_deletion(api, create_flow):
+    a, b = create_flow("video"), create_flow("video")
+    oid, _ = stored_object(api, a["id"])
+    post_segments(api, a["id"], {"object_id": oid, "timerange": "[0:0_1:0)"})
+    post_segments(api, b["id"], {"object_id": oid, "timerange": "[0:0_1:0)"})
+    check(api.delete(f"/flows/{a['id']}"), 204)
+    got = get_object(api, oid)
+    assert got["referenced_by_flows"] == [b["id"]]

@@ -2,14 +2,15 @@
 provenance rules, timerange queries, paging headers, get_urls and their filters, the flow's
 computed timerange and the flows listing's timerange filter."""
 import os
+import threading
 
 import pytest
 
 from tams_helpers import (
-    DROP, FLOW_LIST, MALFORMED_IDS, NS, SEGMENT_LIST, assert_head_twin, check, check_error_names,
-    allocate, describe, external_segment, get_segments, link_next, make_flow, new_id, parse_ts,
-    parse_timerange, post_segments, raw_request, stored_object, tr_overlaps, unique, upload,
-    walk_pages,
+    DROP, FLOW_LIST, MALFORMED_IDS, NS, SEGMENT_LIST, Api, allocate, assert_head_twin, check,
+    check_error_names, describe, external_segment, get_segments, link_next, make_flow, new_id,
+    parse_timerange, parse_ts, post_segments, raw_request, stored_object, tr_overlaps, unique,
+    upload, walk_pages,
 )
 
 
@@ -761,7 +762,8 @@ def test_flow_timerange_extent(api, create_flow):
 
 def test_flows_listing_timerange_filter(api, tag):
     name, value = tag
-    with_segs, without = make_flow("video", tags={name: value}), make_flow("audio", tags={name: value})
+    with_segs = make_flow("video", tags={name: value})
+    without = make_flow("audio", tags={name: value})
     for b in (with_segs, without):
         check(api.put(f"/flows/{b['id']}", json=b), 201, "flow.json")
     post_segments(api, with_segs["id"], external_segment("[10:0_20:0)"))
@@ -776,3 +778,74 @@ def test_flows_listing_timerange_filter(api, tag):
     assert listed("[15:0]") == [with_segs["id"]]
     assert listed("[20:0_30:0)") == []
     assert listed("[100:0_") == []
+
+
+# ----------------------------------------------------------------------------- concurrency
+
+def _parallel(base_url, jobs):
+    """Run each job(session) on its own thread with its own session; returns their results."""
+    results = [None] * len(jobs)
+    start = threading.Barrier(len(jobs))
+
+    def run(i, job):
+        with Api(base_url) as s:
+            start.wait()
+            results[i] = job(s)
+
+    threads = [threading.Thread(target=run, args=(i, j)) for i, j in enumerate(jobs)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    return results
+
+
+def test_concurrent_overlapping_posts_one_wins(api, base_url, create_flow):
+    flow = create_flow("video")
+    segs = [external_segment("[0:0_10:0)") for _ in range(8)]
+    results = _parallel(base_url, [
+        (lambda s, seg=seg: s.post(f"/flows/{flow['id']}/segments", json=seg)) for seg in segs])
+    statuses = sorted(r.status_code for r in results)
+    assert statuses == [201] + [400] * 7, [describe(r) for r in results]
+    [stored] = get_segments(api, flow["id"])
+    winner = [seg for seg, r in zip(segs, results) if r.status_code == 201][0]
+    assert stored["object_id"] == winner["object_id"]
+
+
+def test_concurrent_adjacent_posts_all_win(api, base_url, create_flow):
+    flow = create_flow("video")
+    segs = [external_segment(f"[{i}:0_{i + 1}:0)") for i in range(8)]
+    results = _parallel(base_url, [
+        (lambda s, seg=seg: s.post(f"/flows/{flow['id']}/segments", json=[seg])) for seg in segs])
+    assert [r.status_code for r in results] == [201] * 8, [describe(r) for r in results]
+    assert ids_of(get_segments(api, flow["id"])) == [s["object_id"] for s in segs]
+
+
+def test_concurrent_allocation_of_same_object_id(api, base_url, create_flow):
+    flow = create_flow("video")
+    oid = unique("race-")
+    results = _parallel(base_url, [
+        (lambda s: s.post(f"/flows/{flow['id']}/storage", json={"object_ids": [oid]}))
+        for _ in range(6)])
+    statuses = sorted(r.status_code for r in results)
+    assert statuses == [201] + [400] * 5, [describe(r) for r in results]
+
+
+# ----------------------------------------------------------------------------- paging stability
+
+def test_paging_stable_under_inserts(api, create_flow):
+    """Segments added before the cursor never repeat; segments added after it are picked up."""
+    fid = create_flow("video")["id"]
+    old = [external_segment(f"[{i}:0_{i + 1}:0)") for i in range(10, 40)]
+    post_segments(api, fid, old)
+    r = api.get(f"/flows/{fid}/segments", params={"limit": 10})
+    seen = ids_of(check(r, 200, SEGMENT_LIST))
+    nxt = link_next(r)
+    before = [external_segment(f"[{i}:0_{i + 1}:0)") for i in range(0, 10)]
+    after = [external_segment(f"[{i}:0_{i + 1}:0)") for i in range(40, 45)]
+    post_segments(api, fid, before + after)
+    while nxt:
+        r = api.get(nxt)
+        seen += ids_of(check(r, 200, SEGMENT_LIST))
+        nxt = link_next(r)
+    assert seen == ids_of(old) + ids_of(after)

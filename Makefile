@@ -6,7 +6,7 @@ JOBS ?= $(shell nproc)
 PYTEST := /usr/bin/python3 -m pytest
 ARGS ?=
 
-.PHONY: all deps deps-test build build-asan run test unit api test-asan clean
+.PHONY: all deps deps-test build build-asan run test unit api test-asan bench-segments clean
 
 all: build
 
@@ -43,6 +43,9 @@ test: deps-test
 	@$(MAKE) --no-print-directory unit
 	@$(MAKE) --no-print-directory api
 	@$(MAKE) --no-print-directory test-asan
+
+bench-segments: build
+	/usr/bin/python3 bench/segment_query_scaling.py --binary $(CURDIR)/build/tams
 
 clean:
 	rm -rf build build-asan

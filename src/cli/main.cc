@@ -22,6 +22,7 @@
 #include "tams/http/auth.h"
 #include "tams/http/server.h"
 #include "tams/jobs/background.h"
+#include "tams/jobs/webhook_delivery.h"
 #include "tams/media/backends.h"
 #include "tams/media/local_media_store.h"
 #include "tams/store/sqlite/sqlite_store.h"
@@ -100,7 +101,7 @@ int serve(const tams::config::FlagOverrides& flags) {
     return 2;
   }
   auto users = cfg.auth_basic;
-  if (users.empty() && cfg.auth_tokens.empty()) {
+  if (users.empty() && cfg.auth_tokens.empty() && !tams::config::jwt_configured(cfg)) {
     users.push_back(bootstrap_admin(cfg.data_dir, cfg.listen));
   }
 
@@ -112,7 +113,7 @@ int serve(const tams::config::FlagOverrides& flags) {
   tams::media::Backends backends;
   backends.add(*media_store);
 
-  tams::core::Service service(*store, TAMS_VERSION);
+  tams::core::Service service(*store, TAMS_VERSION, /*webhooks=*/true);
   tams::core::Sources sources(*store);
   tams::core::Flows flows(*store);
   tams::core::Segments segments(*store, backends, {cfg.check_uploads});
@@ -133,9 +134,43 @@ int serve(const tams::config::FlagOverrides& flags) {
                        deletions, {cfg.page_limit_default, cfg.page_limit_max},
                        [&background] { background.nudge(); }};
   tams::http::Router router;
+  // Webhooks: the allowlist was validated with the configuration.
+  const auto url_policy = tams::core::UrlPolicy::parse(cfg.webhook_allowed_hosts);
+  tams::core::Webhooks webhooks(*store, url_policy);
+  tams::jobs::WebhookDeliveryOptions delivery_options;
+  delivery_options.concurrency = static_cast<int>(cfg.webhook_concurrency);
+  delivery_options.timeout = std::chrono::milliseconds(cfg.webhook_timeout_ms);
+  delivery_options.max_attempts = cfg.webhook_max_attempts;
+  delivery_options.retry_base = std::chrono::milliseconds(cfg.webhook_retry_base_ms);
+  tams::jobs::WebhookDelivery webhook_delivery(
+      *store, backends, tams::jobs::curl_sender(url_policy, delivery_options.timeout),
+      delivery_options);
+  store->set_event_listener([&webhook_delivery] { webhook_delivery.nudge(); });
+  deps.webhooks = &webhooks;
   tams::api::add_routes(router, deps);
   tams::api::add_media_routes(router, *media_store);
-  tams::http::App app(std::move(router), tams::http::Authenticator(users, cfg.auth_tokens),
+  // JWT keys: a JWKS file must load at start; a JWKS URL that fails is retried in the background.
+  std::shared_ptr<tams::http::jwt::JwksSource> jwks;
+  if (!cfg.jwt_jwks_file.empty() || !cfg.jwt_jwks_url.empty()) {
+    jwks = std::make_shared<tams::http::jwt::JwksSource>(tams::http::jwt::JwksSourceOptions{
+        cfg.jwt_jwks_file, cfg.jwt_jwks_url, std::chrono::seconds(cfg.jwt_jwks_refresh_seconds)});
+    try {
+      jwks->load();
+    } catch (const tams::http::jwt::JwksError& e) {
+      if (cfg.jwt_jwks_url.empty()) {
+        std::cerr << "tams: jwt_jwks_file: " << e.what() << std::endl;
+        return 2;
+      }
+      spdlog::warn("{}; retrying every {} s", e.what(), cfg.jwt_jwks_refresh_seconds);
+    }
+    jwks->start();
+  }
+  tams::http::AuthOptions auth{users, cfg.auth_tokens, cfg.auth_static_scopes, nullptr};
+  if (tams::config::jwt_configured(cfg)) {
+    auth.jwt = std::make_shared<const tams::http::jwt::Verifier>(tams::http::jwt::VerifierOptions{
+        cfg.jwt_hs256_secret, jwks, cfg.jwt_issuer, cfg.jwt_audience, cfg.jwt_clock_skew_seconds});
+  }
+  tams::http::App app(std::move(router), tams::http::Authenticator(std::move(auth)),
                       {cfg.cors_origins, cfg.public_url});
 
   auto [host, port] = split_listen(cfg.listen);
@@ -150,8 +185,12 @@ int serve(const tams::config::FlagOverrides& flags) {
   spdlog::info("tams {} serving TAMS 7.0 on http://{}:{} (data in {}, {} threads)", TAMS_VERSION,
                host, server.port(), cfg.data_dir, options.threads);
   background.start();
+  webhook_delivery.start();
   server.run();
+  if (jwks) jwks->stop();
   background.stop();
+  webhook_delivery.stop();
+  store->set_event_listener({});
   spdlog::info("tams stopped");
   return 0;
 }

@@ -82,6 +82,19 @@ std::string render(const Config& c, const std::string& key) {
   if (key == "public_url") return c.public_url;
   if (key == "media_max_object_bytes") return std::to_string(c.media_max_object_bytes);
   if (key == "media_url_expiry_seconds") return std::to_string(c.media_url_expiry_seconds);
+  if (key == "auth_static_scopes") return join(c.auth_static_scopes);
+  if (key == "jwt_hs256_secret") return c.jwt_hs256_secret;
+  if (key == "jwt_jwks_file") return c.jwt_jwks_file;
+  if (key == "jwt_jwks_url") return c.jwt_jwks_url;
+  if (key == "jwt_jwks_refresh_seconds") return std::to_string(c.jwt_jwks_refresh_seconds);
+  if (key == "jwt_issuer") return c.jwt_issuer;
+  if (key == "jwt_audience") return c.jwt_audience;
+  if (key == "jwt_clock_skew_seconds") return std::to_string(c.jwt_clock_skew_seconds);
+  if (key == "webhook_allowed_hosts") return join(c.webhook_allowed_hosts);
+  if (key == "webhook_timeout_ms") return std::to_string(c.webhook_timeout_ms);
+  if (key == "webhook_concurrency") return std::to_string(c.webhook_concurrency);
+  if (key == "webhook_max_attempts") return std::to_string(c.webhook_max_attempts);
+  if (key == "webhook_retry_base_ms") return std::to_string(c.webhook_retry_base_ms);
   ADD_FAILURE() << "unknown key " << key;
   return "";
 }
@@ -110,10 +123,29 @@ TEST_F(ConfigLoadTest, DefaultsWithoutFileOrEnvironment) {
   EXPECT_EQ(c.public_url, "");
   EXPECT_EQ(c.media_max_object_bytes, 4LL * 1024 * 1024 * 1024);
   EXPECT_EQ(c.media_url_expiry_seconds, 3600);
+  EXPECT_EQ(c.auth_static_scopes, (std::vector<std::string>{"tams-api/read", "tams-api/write",
+                                                            "tams-api/delete", "tams-api/admin"}));
+  EXPECT_EQ(c.jwt_hs256_secret, "");
+  EXPECT_EQ(c.jwt_jwks_file, "");
+  EXPECT_EQ(c.jwt_jwks_url, "");
+  EXPECT_EQ(c.jwt_jwks_refresh_seconds, 300);
+  EXPECT_EQ(c.jwt_issuer, "");
+  EXPECT_EQ(c.jwt_audience, "");
+  EXPECT_EQ(c.jwt_clock_skew_seconds, 60);
+  EXPECT_FALSE(jwt_configured(c));
+  EXPECT_TRUE(c.webhook_allowed_hosts.empty());
+  EXPECT_EQ(c.webhook_timeout_ms, 5000);
+  EXPECT_EQ(c.webhook_concurrency, 4);
+  EXPECT_EQ(c.webhook_max_attempts, 8);
+  EXPECT_EQ(c.webhook_retry_base_ms, 1000);
   for (const char* key :
        {"listen", "data_dir", "auth_basic", "auth_tokens", "cors_origins", "page_limit_default",
         "page_limit_max", "max_body_bytes", "threads", "log_level", "public_url",
-        "media_max_object_bytes", "media_url_expiry_seconds"}) {
+        "media_max_object_bytes", "media_url_expiry_seconds", "auth_static_scopes",
+        "jwt_hs256_secret", "jwt_jwks_file", "jwt_jwks_url", "jwt_jwks_refresh_seconds",
+        "jwt_issuer", "jwt_audience", "jwt_clock_skew_seconds", "webhook_allowed_hosts",
+        "webhook_timeout_ms", "webhook_concurrency", "webhook_max_attempts",
+        "webhook_retry_base_ms"}) {
     EXPECT_EQ(render(c, key), render(expected, key)) << key;
   }
 }
@@ -151,6 +183,26 @@ const KeyCase kKeyCases[] = {
      "http://localhost:8080", "http://localhost:8080"},
     {"media_max_object_bytes", "1_000_000", "1000000", "1", "1"},
     {"media_url_expiry_seconds", "60", "60", "604800", "604800"},
+    {"auth_static_scopes", R"(["tams-api/read", "tams-api/write"])", "tams-api/read|tams-api/write",
+     "tams-api/read, tams-api/read,tams-api/admin", "tams-api/read|tams-api/admin"},
+    {"jwt_hs256_secret", R"("0123456789abcdef0123456789abcdef")",
+     "0123456789abcdef0123456789abcdef", "a-secret-of-exactly-32-bytes-xyz",
+     "a-secret-of-exactly-32-bytes-xyz"},
+    {"jwt_jwks_file", R"("/etc/tams/jwks.json")", "/etc/tams/jwks.json", "jwks.json", "jwks.json"},
+    {"jwt_jwks_url", R"("https://idp.example/realms/media/protocol/openid-connect/certs")",
+     "https://idp.example/realms/media/protocol/openid-connect/certs",
+     "http://127.0.0.1:8081/jwks?x=1", "http://127.0.0.1:8081/jwks?x=1"},
+    {"jwt_jwks_refresh_seconds", "60", "60", "1", "1"},
+    {"jwt_issuer", R"("https://idp.example/realms/media")", "https://idp.example/realms/media",
+     "urn:issuer", "urn:issuer"},
+    {"jwt_audience", R"("tams")", "tams", "api://tams", "api://tams"},
+    {"jwt_clock_skew_seconds", "0", "0", "3600", "3600"},
+    {"webhook_allowed_hosts", R"(["127.0.0.1", "10.0.0.0/8", "hooks.internal"])",
+     "127.0.0.1|10.0.0.0/8|hooks.internal", "::1, fd00::/8,localhost", "::1|fd00::/8|localhost"},
+    {"webhook_timeout_ms", "100", "100", "600000", "600000"},
+    {"webhook_concurrency", "1", "1", "256", "256"},
+    {"webhook_max_attempts", "1", "1", "1000", "1000"},
+    {"webhook_retry_base_ms", "1", "1", "3600000", "3600000"},
 };
 
 TEST_F(ConfigLoadTest, EachKeyFromFile) {
@@ -382,6 +434,42 @@ const BadValue kBadValues[] = {
     {"media_max_object_bytes", "4GiB", "", R"(expected an integer >= 1, got "4GiB")"},
     {"media_url_expiry_seconds", "0", "0", "expected an integer from 1 to 604800, got 0"},
     {"media_url_expiry_seconds", "604801", "604801", "expected an integer from 1 to 604800"},
+    {"auth_static_scopes", "tams-api/root", R"(["tams-api/root"])",
+     R"(expected tams-api/read, tams-api/write, tams-api/delete or tams-api/admin, got "tams-api/root")"},
+    {"auth_static_scopes", "read", "", R"(got "read")"},
+    {"auth_static_scopes", "tams-api/read,,tams-api/write", R"(["tams-api/read", ""])",
+     "empty scope (entry 2)"},
+    {"jwt_hs256_secret", "short", R"("short")",
+     "must be at least 32 bytes (256 bits), got 5 bytes"},
+    {"jwt_hs256_secret", std::string(31, 'x'), "", "got 31 bytes"},
+    {"jwt_jwks_file", "a\nb", R"("a\nb")", R"(must not contain control characters, got "a\x0ab")"},
+    {"jwt_jwks_url", "ftp://idp.example/certs", R"("ftp://idp.example/certs")",
+     "expected an http:// or https:// URL"},
+    {"jwt_jwks_url", "idp.example/certs", "", "expected an http:// or https:// URL"},
+    {"jwt_jwks_url", "https:///certs", "", "expected http(s)://host[:port]/path"},
+    {"jwt_jwks_url", "https://idp.example/a b", "", "must not contain a fragment, blanks"},
+    {"jwt_jwks_url", "https://idp.example/certs#x", "", "must not contain a fragment, blanks"},
+    {"jwt_jwks_url", "https://u:pw@idp.example/certs", "", "must not contain user information"},
+    {"jwt_jwks_refresh_seconds", "0", "0", "expected an integer from 1 to 604800, got 0"},
+    {"jwt_jwks_refresh_seconds", "5m", "", R"(got "5m")"},
+    {"jwt_issuer", "https://idp\x01", R"("a\u0001")", "must not contain control characters"},
+    {"jwt_audience", "a\tb", R"("a\tb")", "must not contain control characters"},
+    {"jwt_clock_skew_seconds", "-1", "-1", "expected an integer from 0 to 3600, got -1"},
+    {"jwt_clock_skew_seconds", "3601", "3601", "expected an integer from 0 to 3600, got 3601"},
+    {"webhook_allowed_hosts", "127.0.0.1,,::1", R"(["127.0.0.1", ""])", "empty entry (entry 2)"},
+    {"webhook_allowed_hosts", "10.0.0.0/33", R"(["10.0.0.0/33"])",
+     R"(expected a host name, an IP address or a CIDR block, got "10.0.0.0/33")"},
+    {"webhook_allowed_hosts", "fd00::/129", "", R"(got "fd00::/129")"},
+    {"webhook_allowed_hosts", "hooks.internal/8", "", R"(got "hooks.internal/8")"},
+    {"webhook_allowed_hosts", "10.0.0.0/", "", R"(got "10.0.0.0/")"},
+    {"webhook_allowed_hosts", "http://hooks.internal", "", R"(got "http://hooks.internal")"},
+    {"webhook_allowed_hosts", "[::1]", "", R"(got "[::1]")"},
+    {"webhook_allowed_hosts", "a b", "", R"(got "a b")"},
+    {"webhook_timeout_ms", "99", "99", "expected an integer from 100 to 600000, got 99"},
+    {"webhook_concurrency", "0", "0", "expected an integer from 1 to 256, got 0"},
+    {"webhook_concurrency", "257", "", "expected an integer from 1 to 256, got 257"},
+    {"webhook_max_attempts", "0", "0", "expected an integer from 1 to 1000, got 0"},
+    {"webhook_retry_base_ms", "0", "0", "expected an integer from 1 to 3600000, got 0"},
 };
 
 TEST_F(ConfigLoadTest, BadEnvironmentValuesNameTheVariable) {
@@ -455,6 +543,39 @@ TEST_F(ConfigLoadTest, PageLimitDefaultAboveMaxBlamesTheHigherLayer) {
   EXPECT_EQ(error_of([&] { load(flags, {}); }), "config file " + *flags.config_file +
                                                     ": page_limit_default: expected an integer <= "
                                                     "page_limit_max (1000, the default), got 2000");
+}
+
+TEST_F(ConfigLoadTest, JwksFileAndUrlAreExclusive) {
+  EXPECT_EQ(error_of([] {
+              load({}, {{"TAMS_JWT_JWKS_FILE", "/k.json"}, {"TAMS_JWT_JWKS_URL", "http://i/k"}});
+            }),
+            "TAMS_JWT_JWKS_URL: cannot be combined with jwt_jwks_file (set from "
+            "TAMS_JWT_JWKS_FILE)");
+  FlagOverrides flags;
+  flags.config_file = write("jwt_jwks_url = \"http://i/k\"\n");
+  EXPECT_EQ(error_of([&] {
+              load(flags, {{"TAMS_JWT_JWKS_FILE", "/k.json"}});
+            }),
+            "TAMS_JWT_JWKS_FILE: cannot be combined with jwt_jwks_url (set from config file " +
+                *flags.config_file + ")");
+  // An empty environment value switches the file's URL off.
+  Config c = load(flags, {{"TAMS_JWT_JWKS_FILE", "/k.json"}, {"TAMS_JWT_JWKS_URL", ""}});
+  EXPECT_EQ(c.jwt_jwks_file, "/k.json");
+  EXPECT_EQ(c.jwt_jwks_url, "");
+}
+
+TEST_F(ConfigLoadTest, JwtConfiguredByAnyKeySource) {
+  EXPECT_TRUE(jwt_configured(load({}, {{"TAMS_JWT_HS256_SECRET", std::string(32, 'k')}})));
+  EXPECT_TRUE(jwt_configured(load({}, {{"TAMS_JWT_JWKS_FILE", "/k.json"}})));
+  EXPECT_TRUE(jwt_configured(load({}, {{"TAMS_JWT_JWKS_URL", "https://i/k"}})));
+  EXPECT_FALSE(jwt_configured(load({}, {{"TAMS_JWT_ISSUER", "https://i"},
+                                        {"TAMS_JWT_AUDIENCE", "tams"},
+                                        {"TAMS_JWT_CLOCK_SKEW_SECONDS", "5"}})));
+}
+
+TEST_F(ConfigLoadTest, StaticScopesMayBeEmpty) {
+  EXPECT_TRUE(load({}, {{"TAMS_AUTH_STATIC_SCOPES", ""}}).auth_static_scopes.empty());
+  EXPECT_TRUE(load_file("auth_static_scopes = []\n").auth_static_scopes.empty());
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -612,6 +733,16 @@ TEST_F(ConfigLoadTest, SecretsAreNeverEchoed) {
     std::string message = error_of([&] { load_file(toml + "\n"); });
     EXPECT_EQ(message.find(secret), std::string::npos) << message;
   }
+}
+
+TEST_F(ConfigLoadTest, Hs256SecretIsNeverEchoed) {
+  const std::string secret = "s3cr3t-but-too-short";
+  std::string message = error_of([&] { load({}, {{"TAMS_JWT_HS256_SECRET", secret}}); });
+  EXPECT_EQ(message, "TAMS_JWT_HS256_SECRET: must be at least 32 bytes (256 bits), got 20 bytes");
+  message = error_of([&] { load_file("jwt_hs256_secret = \"" + secret + "\"\n"); });
+  EXPECT_EQ(message.find(secret), std::string::npos) << message;
+  message = error_of([&] { load({}, {{"TAMS_JWT_JWKS_URL", "https://u:" + secret + "@idp/x"}}); });
+  EXPECT_EQ(message.find(secret), std::string::npos) << message;
 }
 
 TEST_F(ConfigLoadTest, BasicAuthErrorsShowOnlyTheUserName) {

@@ -11,6 +11,7 @@
 #include "tams/core/service.h"
 #include "tams/core/sources.h"
 #include "tams/core/storage.h"
+#include "tams/core/webhooks.h"
 #include "tams/http/router.h"
 
 namespace tams::api {
@@ -26,6 +27,7 @@ struct Deps {
   core::Deletions& deletions;
   PagingLimits paging;
   std::function<void()> deletion_requested;  // wakes the background worker
+  core::Webhooks* webhooks = nullptr;        // null: /service/webhooks is not offered (404)
 };
 
 void add_service_routes(http::Router& router, Deps& deps);  // /, /service, storage backends
@@ -34,6 +36,7 @@ void add_flow_routes(http::Router& router, Deps& deps);     // /flows... (metada
 void add_segment_routes(http::Router& router, Deps& deps);  // /flows/{id}/segments, /storage
 void add_object_routes(http::Router& router, Deps& deps);   // /objects/{objectId}
 void add_deletion_routes(http::Router& router, Deps& deps); // DELETE /flows/{id}, requests
+void add_webhook_routes(http::Router& router, Deps& deps);  // /service/webhooks
 
 // The 202 response for an unfinished deletion: Location and the deletion-request body.
 http::Response deletion_accepted(const http::Request& request, const boost::json::object& body);

@@ -17,10 +17,12 @@ void add_service_routes(http::Router& router, Deps& deps) {
   });
   router.add(Method::kGet, "/service",
              [&deps](Request&) { return http::json_response(200, deps.service.info()); });
-  router.add(Method::kPost, "/service", [&deps](Request& req) {
-    deps.service.update(json_body(req));
-    return http::json_response(200, deps.service.info());
-  });
+  router.add(Method::kPost, "/service",
+             [&deps](Request& req) {
+               deps.service.update(json_body(req));
+               return http::json_response(200, deps.service.info());
+             },
+             {.scope = core::kScopeAdmin});
   router.add(Method::kGet, "/service/storage-backends", [&deps](Request&) {
     return http::json_response(200, deps.storage.backends());
   });

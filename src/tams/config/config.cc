@@ -1,5 +1,7 @@
 #include "tams/config/config.h"
 
+#include <arpa/inet.h>
+
 #include <algorithm>
 #include <cerrno>
 #include <charconv>
@@ -241,6 +243,78 @@ std::string normalize_public_url(const std::string& url) {
   return out;
 }
 
+void check_hs256_secret(const std::string& secret) {
+  // RFC 7518 §3.2: an HS256 key must be at least as long as the hash (256 bits). Never echoed.
+  if (!secret.empty() && secret.size() < 32) {
+    fail("must be at least 32 bytes (256 bits), got " + std::to_string(secret.size()) + " bytes");
+  }
+}
+
+bool has_controls(std::string_view s) {
+  return std::any_of(s.begin(), s.end(), [](unsigned char c) { return c < 0x20 || c == 0x7f; });
+}
+
+void check_no_controls(const std::string& value) {
+  if (has_controls(value)) fail("must not contain control characters, got " + quote(value));
+}
+
+void check_jwks_url(const std::string& url) {
+  if (url.empty()) return;
+  // user:password@ would be a credential: checked first, and never echoed.
+  if (url_authority(url).find('@') != std::string_view::npos) {
+    fail("must not contain user information (user@ or user:password@)");
+  }
+  std::string lower = to_lower(url);
+  if (!lower.starts_with("http://") && !lower.starts_with("https://")) {
+    fail("expected an http:// or https:// URL, got " + quote(url));
+  }
+  if (!is_host_port(url_authority(url), false)) {
+    fail("expected http(s)://host[:port]/path, got " + quote(url));
+  }
+  bool has_junk = std::any_of(url.begin(), url.end(),
+                              [](unsigned char c) { return c <= 0x20 || c == 0x7f || c == '#'; });
+  if (has_junk) fail("must not contain a fragment, blanks or controls, got " + quote(url));
+}
+
+constexpr std::string_view kScopes[] = {"tams-api/read", "tams-api/write", "tams-api/delete",
+                                        "tams-api/admin"};
+
+std::vector<std::string> parse_scopes(const std::vector<std::string>& entries) {
+  std::vector<std::string> scopes;
+  for (size_t i = 0; i < entries.size(); ++i) {
+    if (entries[i].empty()) fail("empty scope (entry " + std::to_string(i + 1) + ")");
+    if (std::find(std::begin(kScopes), std::end(kScopes), entries[i]) == std::end(kScopes)) {
+      fail("expected tams-api/read, tams-api/write, tams-api/delete or tams-api/admin, got " +
+           quote(entries[i]));
+    }
+    if (std::find(scopes.begin(), scopes.end(), entries[i]) == scopes.end()) {
+      scopes.push_back(entries[i]);
+    }
+  }
+  return scopes;
+}
+
+// Webhook allowlist entries: a host name, an IPv4/IPv6 address, or address/prefix.
+void check_allowed_hosts(const std::vector<std::string>& entries) {
+  for (size_t i = 0; i < entries.size(); ++i) {
+    const std::string& e = entries[i];
+    if (e.empty()) fail("empty entry (entry " + std::to_string(i + 1) + ")");
+    const size_t slash = e.find('/');
+    const std::string address = e.substr(0, slash);
+    unsigned char buf[16];
+    const bool v4 = inet_pton(AF_INET, address.c_str(), buf) == 1;
+    const bool v6 = !v4 && inet_pton(AF_INET6, address.c_str(), buf) == 1;
+    if (slash != std::string::npos) {
+      const auto prefix = parse_decimal(std::string_view(e).substr(slash + 1));
+      if (!(v4 || v6) || !prefix || *prefix < 0 || *prefix > (v4 ? 32 : 128)) {
+        fail("expected a host name, an IP address or a CIDR block, got " + quote(e));
+      }
+    } else if (!v4 && !v6 && (e.front() == '[' || !is_host(e))) {
+      fail("expected a host name, an IP address or a CIDR block, got " + quote(e));
+    }
+  }
+}
+
 // ---------------------------------------------------------------------------------------------
 // The keys.
 
@@ -319,6 +393,50 @@ const Field kFields[] = {
      [](Config& c, Value v) { c.deletion_request_expiry_seconds = num(v); }, 1, kNoMax},
     {"gc_interval_seconds", Type::kInteger,
      [](Config& c, Value v) { c.gc_interval_seconds = num(v); }, 1, 86400},
+    {"webhook_allowed_hosts", Type::kList,
+     [](Config& c, Value v) {
+       check_allowed_hosts(list(v));
+       c.webhook_allowed_hosts = std::move(list(v));
+     }},
+    {"webhook_timeout_ms", Type::kInteger,
+     [](Config& c, Value v) { c.webhook_timeout_ms = num(v); }, 100, 600 * 1000},
+    {"webhook_concurrency", Type::kInteger,
+     [](Config& c, Value v) { c.webhook_concurrency = num(v); }, 1, 256},
+    {"webhook_max_attempts", Type::kInteger,
+     [](Config& c, Value v) { c.webhook_max_attempts = num(v); }, 1, 1000},
+    {"webhook_retry_base_ms", Type::kInteger,
+     [](Config& c, Value v) { c.webhook_retry_base_ms = num(v); }, 1, 3600 * 1000},
+    {"auth_static_scopes", Type::kList,
+     [](Config& c, Value v) { c.auth_static_scopes = parse_scopes(list(v)); }},
+    {"jwt_hs256_secret", Type::kString,
+     [](Config& c, Value v) {
+       check_hs256_secret(str(v));
+       c.jwt_hs256_secret = std::move(str(v));
+     }},
+    {"jwt_jwks_file", Type::kString,
+     [](Config& c, Value v) {
+       check_no_controls(str(v));
+       c.jwt_jwks_file = std::move(str(v));
+     }},
+    {"jwt_jwks_url", Type::kString,
+     [](Config& c, Value v) {
+       check_jwks_url(str(v));
+       c.jwt_jwks_url = std::move(str(v));
+     }},
+    {"jwt_jwks_refresh_seconds", Type::kInteger,
+     [](Config& c, Value v) { c.jwt_jwks_refresh_seconds = num(v); }, 1, 7 * 24 * 3600},
+    {"jwt_issuer", Type::kString,
+     [](Config& c, Value v) {
+       check_no_controls(str(v));
+       c.jwt_issuer = std::move(str(v));
+     }},
+    {"jwt_audience", Type::kString,
+     [](Config& c, Value v) {
+       check_no_controls(str(v));
+       c.jwt_audience = std::move(str(v));
+     }},
+    {"jwt_clock_skew_seconds", Type::kInteger,
+     [](Config& c, Value v) { c.jwt_clock_skew_seconds = num(v); }, 0, 3600},
 };
 
 const Field* find_field(std::string_view key) {
@@ -608,6 +726,22 @@ void check_page_limits(Builder& b) {
                     std::to_string(c.page_limit_default));
 }
 
+// JWKS from a file or a URL, not both. The key set by the higher layer is blamed.
+void check_jwks_source(const Builder& b) {
+  const Config& c = b.config;
+  if (c.jwt_jwks_file.empty() || c.jwt_jwks_url.empty()) return;
+  Origin file_origin = b.origin_of("jwt_jwks_file");
+  Origin url_origin = b.origin_of("jwt_jwks_url");
+  if (url_origin.layer >= file_origin.layer) {
+    throw ConfigError(key_label(url_origin, "jwt_jwks_url") +
+                      ": cannot be combined with jwt_jwks_file (set " +
+                      origin_phrase(file_origin, "jwt_jwks_file") + ")");
+  }
+  throw ConfigError(key_label(file_origin, "jwt_jwks_file") +
+                    ": cannot be combined with jwt_jwks_url (set " +
+                    origin_phrase(url_origin, "jwt_jwks_url") + ")");
+}
+
 }  // namespace
 
 Config load(const FlagOverrides& flags, const std::map<std::string, std::string>& environment) {
@@ -620,6 +754,7 @@ Config load(const FlagOverrides& flags, const std::map<std::string, std::string>
   apply_flag(b, "listen", flags.listen);
   apply_flag(b, "data_dir", flags.data_dir);
   check_page_limits(b);
+  check_jwks_source(b);
   return b.config;
 }
 

@@ -42,7 +42,31 @@ struct Config {
   int64_t delete_budget_ms = 500;       // DELETEs not finished by then continue as 202 requests
   int64_t deletion_request_expiry_seconds = 86400;  // finished deletion requests are kept this long
   int64_t gc_interval_seconds = 60;     // how often unreferenced media objects are collected
+  // Webhooks (docs/architecture.md#webhooks). Receivers on loopback, private, link-local and
+  // other non-public addresses are refused unless listed here: host names, IPs or CIDR blocks.
+  std::vector<std::string> webhook_allowed_hosts;
+  int64_t webhook_timeout_ms = 5000;     // connect and total time of one delivery attempt
+  int64_t webhook_concurrency = 4;       // deliveries in flight at once (sender threads)
+  int64_t webhook_max_attempts = 8;      // then the delivery is recorded as failed
+  int64_t webhook_retry_base_ms = 1000;  // first retry delay; doubles per attempt, max 5 min
+  // Scopes of basic users and static tokens: a comma list of tams-api/read, tams-api/write,
+  // tams-api/delete, tams-api/admin (default all four).
+  std::vector<std::string> auth_static_scopes = {"tams-api/read", "tams-api/write",
+                                                 "tams-api/delete", "tams-api/admin"};
+  // JWT bearer tokens (see docs/auth.md). Any of the first three switches them on.
+  std::string jwt_hs256_secret;            // HS256 shared secret, at least 32 bytes
+  std::string jwt_jwks_file;               // RS256/ES256 keys from this JWKS file ...
+  std::string jwt_jwks_url;                // ... or this http(s) URL (not both)
+  int64_t jwt_jwks_refresh_seconds = 300;  // how often the JWKS is read again
+  std::string jwt_issuer;                  // when set, tokens' `iss` must equal it
+  std::string jwt_audience;                // when set, tokens' `aud` must contain it
+  int64_t jwt_clock_skew_seconds = 60;     // leeway for `exp` and `nbf`
 };
+
+// True when JWT bearer tokens are configured (a secret, a JWKS file or a JWKS URL).
+inline bool jwt_configured(const Config& c) {
+  return !c.jwt_hs256_secret.empty() || !c.jwt_jwks_file.empty() || !c.jwt_jwks_url.empty();
+}
 
 // A configuration problem; what() is one line naming the key and the problem, e.g.
 // `page_limit_max: expected an integer >= 1, got "abc"`.

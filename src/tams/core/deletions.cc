@@ -2,6 +2,7 @@
 
 #include "tams/core/clock.h"
 #include "tams/core/error.h"
+#include "tams/core/events.h"
 #include "tams/core/ids.h"
 
 namespace tams::core {
@@ -54,6 +55,11 @@ int64_t Deletions::delete_batch(const std::string& flow_id, const time::TimeRang
     if (n > 0) {
       last_end = deleted.back().end_ns;
       tx.set_segments_updated(flow_id, now);
+      EventWriter events(tx);
+      if (events.active()) {
+        auto flow = tx.get_flow(flow_id);
+        events.segments_deleted(flow ? *flow : bj::object{{"id", flow_id}}, deleted);
+      }
     }
     if (request) {
       if (n > 0) request->doc["timerange_remaining"] = remaining_after(range, last_end).to_string();

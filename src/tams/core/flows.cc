@@ -4,6 +4,7 @@
 
 #include "tams/core/clock.h"
 #include "tams/core/error.h"
+#include "tams/core/events.h"
 #include "tams/core/ids.h"
 #include "tams/json/schema.h"
 
@@ -169,6 +170,15 @@ Flows::PutResult Flows::put(const std::string& id, const bj::value& body, const 
       bad_request("format: flow format " + format + " differs from the format of source " +
                   source_id + " (" + std::string(str(*source, "format")) + ")");
     }
+    EventWriter events(tx);
+    CollectionWatch watch(events, tx);
+    if (existing) watch.watch(*existing);
+    watch.watch(flow);
+    // The old source's subject is taken while it still has this flow, should it go.
+    EventSubject old_source_subject;
+    if (existing && events.active() && str(*existing, "source_id") != source_id) {
+      old_source_subject = source_subject(tx, std::string(str(*existing, "source_id")));
+    }
     if (!source) {
       tx.put_source(bj::object{{"id", source_id},
                                {"format", format},
@@ -182,15 +192,25 @@ Flows::PutResult Flows::put(const std::string& id, const bj::value& body, const 
     if (!flow.contains("metadata_version")) flow["metadata_version"] = new_id();
     tx.put_flow(flow);
 
+    bool old_source_deleted = false;
     if (existing) {
       const std::string old_source(str(*existing, "source_id"));
       if (old_source != source_id && tx.count_flows_of_source(old_source) == 0) {
         tx.delete_source(old_source);
+        old_source_deleted = true;
       }
     }
     result.created = !existing;
     result.flow = flow;
     decorate(tx, result.flow);
+    if (!source) events.source_created(source_id);
+    if (existing) {
+      events.flow_updated(result.flow);
+    } else {
+      events.flow_created(result.flow);
+    }
+    watch.finish({id});
+    if (old_source_deleted) events.source_deleted(old_source_subject);
   });
   return result;
 }
@@ -199,6 +219,14 @@ void Flows::remove(const std::string& id, const Principal& who) {
   store_.write([&](store::WriteTransaction& tx) {
     bj::object flow = load(tx, id);
     if (is_read_only(flow)) read_only("flow " + id + " is read-only");
+    const std::string source_id(str(flow, "source_id"));
+    EventWriter events(tx);
+    CollectionWatch watch(events, tx);
+    watch.watch(flow);
+    // Subjects as they are before the deletion changes the collections.
+    const EventSubject subject = events.active() ? flow_subject(tx, flow) : EventSubject{};
+    const EventSubject source_subject_before =
+        events.active() ? source_subject(tx, source_id) : EventSubject{};
     // A deleted flow leaves the collections that listed it.
     for (const auto& collector_id : tx.flow_collected_by(id)) {
       auto collector = tx.get_flow(collector_id);
@@ -210,14 +238,24 @@ void Flows::remove(const std::string& id, const Principal& who) {
       (*collector)["flow_collection"] = std::move(kept);
       stamp_metadata(*collector, who, true);
       tx.put_flow(*collector);
+      if (events.active()) {
+        decorate(tx, *collector);
+        events.flow_updated(*collector);
+      }
     }
     // Normally the segments are gone already (Deletions deletes them in batches first); any
     // that arrived meanwhile go with the flow, in this transaction.
-    while (!tx.delete_segments(id, time::TimeRange::eternity(), std::nullopt, 10000).empty()) {
+    for (;;) {
+      auto deleted = tx.delete_segments(id, time::TimeRange::eternity(), std::nullopt, 10000);
+      if (deleted.empty()) break;
+      events.segments_deleted(flow, deleted);
     }
     tx.delete_flow(id);
-    const std::string source_id(str(flow, "source_id"));
-    if (tx.count_flows_of_source(source_id) == 0) tx.delete_source(source_id);
+    events.flow_deleted(subject);
+    const bool source_gone = tx.count_flows_of_source(source_id) == 0;
+    if (source_gone) tx.delete_source(source_id);
+    watch.finish({id});
+    if (source_gone) events.source_deleted(source_subject_before);
   });
 }
 
@@ -227,9 +265,19 @@ void Flows::update(const std::string& id, const Principal& who, bool allow_read_
   store_.write([&](store::WriteTransaction& tx) {
     bj::object flow = load(tx, id);
     if (!allow_read_only && is_read_only(flow)) read_only("flow " + id + " is read-only");
+    EventWriter events(tx);
+    CollectionWatch watch(events, tx);
+    watch.watch(flow);
     change(tx, flow);
+    watch.watch(flow);
     stamp_metadata(flow, who, true);
     tx.put_flow(flow);
+    if (events.active()) {
+      bj::object updated = flow;
+      decorate(tx, updated);
+      events.flow_updated(updated);
+    }
+    watch.finish({id});
   });
 }
 

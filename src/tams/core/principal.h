@@ -18,7 +18,7 @@ inline constexpr std::string_view kScopeAdmin = "tams-api/admin";
 // what created_by / updated_by record. `scopes` are what the caller may do.
 struct Principal {
   std::string name;
-  std::vector<std::string> scopes;
+  std::vector<std::string> scopes{};
 
   bool has_scope(std::string_view scope) const {
     return std::find(scopes.begin(), scopes.end(), scope) != scopes.end();

@@ -4,6 +4,7 @@
 
 #include "tams/core/clock.h"
 #include "tams/core/error.h"
+#include "tams/core/events.h"
 #include "tams/core/ids.h"
 #include "tams/json/schema.h"
 #include "tams/time/timestamp.h"
@@ -61,6 +62,8 @@ std::vector<Segments::Failure> Segments::add(const std::string& flow_id, const b
   std::vector<Failure> failures;
   store_.write([&](store::WriteTransaction& tx) {
     failures.clear();
+    // The registered segments (stored doc, storage backend of the object) for the event.
+    std::vector<std::pair<bj::object, std::string>> registered;
     auto flow = tx.get_flow(flow_id);
     if (!flow) not_found("no flow with id " + flow_id);
     if (const auto* ro = flow->if_contains("read_only"); ro && ro->is_bool() && ro->as_bool()) {
@@ -128,6 +131,7 @@ std::vector<Segments::Failure> Segments::add(const std::string& flow_id, const b
       record.doc["timerange"] = range->to_string();
       tx.insert_segment(record);
       added = true;
+      registered.emplace_back(record.doc, object ? object->storage_id : std::string());
     };
 
     if (!bulk) {
@@ -151,7 +155,10 @@ std::vector<Segments::Failure> Segments::add(const std::string& flow_id, const b
         }
       }
     }
-    if (added) tx.set_segments_updated(flow_id, now_rfc3339());
+    if (added) {
+      tx.set_segments_updated(flow_id, now_rfc3339());
+      EventWriter(tx).segments_added(*flow, registered);
+    }
   });
   return failures;
 }

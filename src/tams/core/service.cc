@@ -11,6 +11,7 @@ bj::object Service::info() {
   bj::object out{{"type", "urn:x-tams:service.tams"},
                  {"api_version", "7.0"},
                  {"service_version", "tams " + service_version_}};
+  if (webhooks_) out["event_stream_mechanisms"] = bj::array{bj::object{{"name", "webhooks"}}};
   store_.read([&](store::Reader& r) {
     if (auto name = r.get_setting("name")) out["name"] = *name;
     if (auto description = r.get_setting("description")) out["description"] = *description;

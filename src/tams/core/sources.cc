@@ -2,6 +2,7 @@
 
 #include "tams/core/clock.h"
 #include "tams/core/error.h"
+#include "tams/core/events.h"
 #include "tams/core/ids.h"
 
 namespace tams::core {
@@ -85,6 +86,7 @@ void Sources::update(const std::string& id, const Principal& who, F&& change) {
     doc["updated"] = now_rfc3339();
     doc["updated_by"] = who.name;
     tx.put_source(doc);
+    EventWriter(tx).source_updated(id);
   });
 }
 

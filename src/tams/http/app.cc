@@ -131,18 +131,32 @@ bool App::prepare(Request& request) const {
 }
 
 std::optional<Response> App::authenticate(Request& request) const {
-  auto principal =
-      authenticator_.authenticate(request.authorization, request.param("access_token"));
-  if (!principal) {
+  auto result = authenticator_.authenticate(request.authorization, request.param("access_token"));
+  if (!result.principal) {
     Response r = error_response(401, "unauthorized",
                                 request.authorization.empty() && !request.param("access_token")
                                     ? "credentials required"
                                     : "invalid credentials");
-    for (auto& c : Authenticator::challenges()) r.set_header("WWW-Authenticate", c);
+    for (auto& c : Authenticator::challenges(result.bad_bearer)) {
+      r.set_header("WWW-Authenticate", c);
+    }
     return r;
   }
-  request.principal = std::move(*principal);
+  request.principal = std::move(*result.principal);
   return std::nullopt;
+}
+
+std::optional<Response> App::authorize(const Request& request, const RouteOptions& route) {
+  std::string_view needed;
+  if (route.scope) {
+    needed = *route.scope;
+  } else {
+    needed = request.method == Method::kGet || request.method == Method::kHead ? core::kScopeRead
+                                                                               : core::kScopeWrite;
+  }
+  if (request.principal.has_scope(needed)) return std::nullopt;
+  return error_response(403, "forbidden",
+                        "this request needs the scope \"" + std::string(needed) + "\"");
 }
 
 App::BodyPlan App::plan_body(Request& request) const {
@@ -160,6 +174,7 @@ App::BodyPlan App::plan_body(Request& request) const {
     const RouteOptions& route = *match.options;
     if (!route.public_route) {
       if (auto r = authenticate(request)) return refuse(std::move(*r));
+      if (auto r = authorize(request, route)) return refuse(std::move(*r));
     }
     request.path_params = std::move(match.params);
     request.route = *match.route;
@@ -218,9 +233,12 @@ Response App::dispatch(Request& request) const {
     case Router::Outcome::kMatched:
       break;
   }
+  const RouteOptions& route = *match.options;
+  if (!is_public) {
+    if (auto r = authorize(request, route)) return std::move(*r);
+  }
   request.path_params = std::move(match.params);
   request.route = *match.route;
-  const RouteOptions& route = *match.options;
   if (route.stream_body && !request.body_sink) {
     // Called in-process with a buffered body (plan_body was not used): stream it from memory.
     if (route.precheck) {

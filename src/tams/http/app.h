@@ -1,5 +1,6 @@
 // App: everything that happens to a request between the socket and the API handler — query
-// parsing, CORS, authentication, routing, HEAD, and turning errors into error.json responses.
+// parsing, CORS, authentication, scopes, routing, HEAD, and turning errors into error.json
+// responses.
 #pragma once
 
 #include <cstdint>
@@ -51,6 +52,9 @@ class App {
   bool prepare(Request& request) const;
   // Sets request.principal, or returns the 401 response.
   std::optional<Response> authenticate(Request& request) const;
+  // The 403 response when the principal lacks the scope the route needs (RouteOptions::scope,
+  // else tams-api/read for GET and HEAD and tams-api/write for the other methods).
+  static std::optional<Response> authorize(const Request& request, const RouteOptions& route);
   // A response for an exception escaping a handler or a route callback.
   static Response exception_response(const Request& request);
   void add_cors(const Request& request, Response& response, bool preflight) const;

@@ -1,10 +1,12 @@
 #include "tams/http/auth.h"
 
+#include <fmt/format.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/sha.h>
+#include <spdlog/spdlog.h>
 
-#include <fmt/format.h>
+#include <chrono>
 
 namespace tams::http {
 
@@ -25,8 +27,10 @@ std::optional<std::string> base64_decode(std::string_view in) {
   if (n < 0) return std::nullopt;
   size_t len = static_cast<size_t>(n);
   // EVP_DecodeBlock counts padding as zero bytes; drop them.
-  if (in.ends_with("==")) len -= 2;
-  else if (in.ends_with("=")) len -= 1;
+  if (in.ends_with("=="))
+    len -= 2;
+  else if (in.ends_with("="))
+    len -= 1;
   out.resize(len);
   return out;
 }
@@ -49,13 +53,36 @@ std::string token_principal(const std::array<unsigned char, 32>& digest) {
 
 }  // namespace
 
-Authenticator::Authenticator(const std::vector<config::BasicUser>& users,
-                             const std::vector<std::string>& tokens) {
-  for (const auto& u : users) users_.push_back({sha256(u.name + ":" + u.password), u.name});
-  for (const auto& t : tokens) {
+std::vector<std::string> all_scopes() {
+  return {std::string(core::kScopeRead), std::string(core::kScopeWrite),
+          std::string(core::kScopeDelete), std::string(core::kScopeAdmin)};
+}
+
+Authenticator::Authenticator(AuthOptions options)
+    : static_scopes_(std::move(options.static_scopes)), jwt_(std::move(options.jwt)) {
+  for (const auto& u : options.users) {
+    users_.push_back({sha256(u.name + ":" + u.password), u.name});
+  }
+  for (const auto& t : options.tokens) {
     const auto d = sha256(t);
     tokens_.push_back({d, token_principal(d)});
   }
+}
+
+Authenticator::Authenticator(const std::vector<config::BasicUser>& users,
+                             const std::vector<std::string>& tokens)
+    : Authenticator(AuthOptions{users, tokens, all_scopes(), nullptr}) {}
+
+std::optional<core::Principal> Authenticator::check_bearer(std::string_view token) const {
+  if (jwt_ && jwt::looks_like_jwt(token)) {
+    const int64_t now = std::chrono::duration_cast<std::chrono::seconds>(
+                            std::chrono::system_clock::now().time_since_epoch())
+                            .count();
+    auto result = jwt_->verify(token, now);
+    if (!result.principal) spdlog::debug("bearer JWT refused: {}", result.reason);
+    return std::move(result.principal);
+  }
+  return check_token(token);
 }
 
 std::optional<core::Principal> Authenticator::check_token(std::string_view token) const {
@@ -66,7 +93,7 @@ std::optional<core::Principal> Authenticator::check_token(std::string_view token
     if (CRYPTO_memcmp(c.digest.data(), d.data(), d.size()) == 0) found = &c;
   }
   if (!found) return std::nullopt;
-  return core::Principal{found->principal};
+  return core::Principal{found->principal, static_scopes_};
 }
 
 std::optional<core::Principal> Authenticator::check_basic(std::string_view encoded) const {
@@ -79,27 +106,35 @@ std::optional<core::Principal> Authenticator::check_basic(std::string_view encod
   }
   OPENSSL_cleanse(decoded->data(), decoded->size());
   if (!found) return std::nullopt;
-  return core::Principal{found->principal};
+  return core::Principal{found->principal, static_scopes_};
 }
 
-std::optional<core::Principal> Authenticator::authenticate(
-    std::string_view authorization, std::optional<std::string_view> access_token) const {
+AuthResult Authenticator::authenticate(std::string_view authorization,
+                                       std::optional<std::string_view> access_token) const {
   auto trim = [](std::string_view s) {
     while (!s.empty() && s.front() == ' ') s.remove_prefix(1);
     while (!s.empty() && s.back() == ' ') s.remove_suffix(1);
     return s;
   };
+  auto bearer = [&](std::string_view token) {
+    AuthResult result{check_bearer(token)};
+    result.bad_bearer = !result.principal;
+    return result;
+  };
   if (!authorization.empty()) {
-    if (starts_with_ci(authorization, "basic ")) return check_basic(trim(authorization.substr(6)));
-    if (starts_with_ci(authorization, "bearer ")) return check_token(trim(authorization.substr(7)));
-    return std::nullopt;
+    if (starts_with_ci(authorization, "basic ")) {
+      return {check_basic(trim(authorization.substr(6)))};
+    }
+    if (starts_with_ci(authorization, "bearer ")) return bearer(trim(authorization.substr(7)));
+    return {};
   }
-  if (access_token && !access_token->empty()) return check_token(*access_token);
-  return std::nullopt;
+  if (access_token && !access_token->empty()) return bearer(*access_token);
+  return {};
 }
 
-std::vector<std::string> Authenticator::challenges() {
-  return {R"(Basic realm="tams", charset="UTF-8")", R"(Bearer realm="tams")"};
+std::vector<std::string> Authenticator::challenges(bool bad_bearer) {
+  return {R"(Basic realm="tams", charset="UTF-8")",
+          bad_bearer ? R"(Bearer realm="tams", error="invalid_token")" : R"(Bearer realm="tams")"};
 }
 
 }  // namespace tams::http

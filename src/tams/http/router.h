@@ -20,14 +20,17 @@ using Handler = std::function<Response(Request&)>;
 struct RouteOptions {
   // No API credentials are asked for: the route authorises each request itself (signed URLs).
   bool public_route = false;
+  // The scope (core::kScope*) a caller needs for this route; unset = by method: GET/HEAD need
+  // tams-api/read, PUT/POST/DELETE need tams-api/write. Ignored on public routes.
+  std::optional<std::string_view> scope{};
   // The body is streamed into a sink instead of being buffered: once the headers are in,
   // `precheck` runs (a response refuses the request before any body byte is read), then
   // `open_body` gives the sink (Request::body_sink) and the server feeds it up to
   // `max_body_bytes` bytes (413 beyond; 0 = the server's limit) before calling the handler.
   bool stream_body = false;
   uint64_t max_body_bytes = 0;
-  std::function<std::optional<Response>(Request&)> precheck;
-  std::function<std::shared_ptr<BodySink>(Request&)> open_body;
+  std::function<std::optional<Response>(Request&)> precheck{};
+  std::function<std::shared_ptr<BodySink>(Request&)> open_body{};
 };
 
 // Route templates are '/'-separated literals and captures: "/flows/{flowId}/tags/{name}".

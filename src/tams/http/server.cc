@@ -349,7 +349,9 @@ struct Server::Impl {
         if (is_disconnect(ec) && sink_error.empty()) co_return false;
         Response failure = read_error_response(ec, limit);
         if (!sink_error.empty()) {
-          spdlog::error("{}: cannot store the request body: {}", req.target, sink_error);
+          // The path only: the query may carry ?access_token= or a signature.
+          spdlog::error("{}: cannot store the request body: {}",
+                        std::string_view(req.target).substr(0, req.target.find('?')), sink_error);
           failure = error_response(500, "internal", "cannot store the request body");
         }
         co_await refuse(stream, std::move(failure), head, version);

@@ -96,6 +96,43 @@ struct DeletionRequestRecord {
   Document doc;  // the deletion-request.json body as last updated
 };
 
+// ---- Webhooks (migration 3) ----
+
+// One event of the outbox, written in the transaction of the change it describes, so an event
+// exists iff its change committed. `seq` orders all events (assigned by add_event, never reused).
+struct EventRecord {
+  int64_t seq = 0;
+  std::string type;       // "flows/created", ...
+  std::string timestamp;  // event_timestamp, RFC 3339
+  Document subject;       // what registration filters look at (core/events.h)
+  Document payload;       // the event's content in core's internal form (core/events.h)
+};
+
+// A webhook registration and its delivery progress. Identity: (url, api_key_name); an absent
+// api_key_name is "".
+struct WebhookRecord {
+  int64_t id = 0;  // internal, never shown; assigned by put_webhook
+  std::string url;
+  std::string api_key_name;
+  Document doc;          // the registration as accepted (webhook-post.json, api_key_value too)
+  std::string base_url;  // where receivers reach this instance (for get_urls)
+  int64_t cursor = 0;    // seq of the last event handled (delivered, skipped or given up)
+  int64_t attempts = 0;  // failed attempts at the next matching event after `cursor`
+  int64_t next_attempt_ms = 0;  // unix ms: no attempt before this
+  std::string last_error;       // of the last failed attempt
+};
+
+// A delivery given up after the last allowed attempt.
+struct WebhookFailureRecord {
+  int64_t webhook_id = 0;
+  std::string url;
+  int64_t event_seq = 0;
+  std::string event_type;
+  int64_t attempts = 0;
+  std::string last_error;
+  std::string failed_at;  // RFC 3339
+};
+
 // Read access. Implementations are used by one thread at a time (each reader is handed out for
 // the duration of one read() or write() call).
 class Reader {
@@ -159,6 +196,17 @@ class Reader {
   virtual std::vector<DeletionRequestRecord> list_deletion_requests() = 0;
   // Requests whose doc status is "created" or "started", oldest first (work for the worker).
   virtual std::vector<DeletionRequestRecord> pending_deletion_requests() = 0;
+
+  // ---- Webhooks ----
+
+  // True when at least one webhook is registered (events are only written then).
+  virtual bool webhooks_registered() = 0;
+  // All registrations in registration order.
+  virtual std::vector<WebhookRecord> list_webhooks() = 0;
+  // Events with seq > `after`, ascending, at most `limit`.
+  virtual std::vector<EventRecord> events_after(int64_t after, int64_t limit) = 0;
+  // The most recent failures (given-up deliveries), newest first, at most `limit`.
+  virtual std::vector<WebhookFailureRecord> list_webhook_failures(int64_t limit) = 0;
 };
 
 // Read and write access inside one transaction. Writes become visible to others only when the
@@ -200,6 +248,26 @@ class WriteTransaction : public Reader {
   virtual void put_deletion_request(const DeletionRequestRecord& request) = 0;
   // Removes deletion requests whose doc `expiry` (RFC 3339) is before `now_rfc3339`.
   virtual void purge_deletion_requests(const std::string& now_rfc3339) = 0;
+
+  // ---- Webhooks ----
+
+  // Appends an event to the outbox and returns its seq. The caller checks webhooks_registered()
+  // first (an event nobody can receive need not be written).
+  virtual int64_t add_event(const EventRecord& event) = 0;
+  // Registers (url, api_key_name) or, when registered, replaces its doc and base_url keeping its
+  // id and delivery progress. A new registration starts after the latest event: it receives
+  // only events committed after it. Returns the id.
+  virtual int64_t put_webhook(const WebhookRecord& webhook) = 0;
+  // Removes the registration; false when there was none.
+  virtual bool delete_webhook(const std::string& url, const std::string& api_key_name) = 0;
+  // Records delivery progress of registration `id` (no-op when it is gone).
+  virtual void set_webhook_progress(int64_t id, int64_t cursor, int64_t attempts,
+                                    int64_t next_attempt_ms, const std::string& last_error) = 0;
+  // Records a given-up delivery (the newest 1,000 are kept).
+  virtual void add_webhook_failure(const WebhookFailureRecord& failure) = 0;
+  // Removes the events every registration has passed (all of them when none is registered).
+  // Returns the number removed.
+  virtual int64_t purge_events() = 0;
 };
 
 // The metadata store. Thread-safe: any number of threads may call read() and write()
@@ -214,6 +282,10 @@ class MetadataStore {
   // Runs `fn` inside one write transaction: commits durably when `fn` returns, rolls back
   // everything `fn` wrote when it throws (and rethrows). Nothing is partially written.
   virtual void write(const std::function<void(WriteTransaction&)>& fn) = 0;
+
+  // Called on the committing thread right after a write transaction that added events has
+  // committed (the webhook worker's wake-up). Set it before concurrent use; empty: none.
+  virtual void set_event_listener(std::function<void()> listener) {}
 };
 
 }  // namespace tams::store

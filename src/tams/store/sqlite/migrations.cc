@@ -136,9 +136,55 @@ CREATE INDEX deletion_requests_pending ON deletion_requests (created, id)
 CREATE INDEX deletion_requests_by_expiry ON deletion_requests (expiry);
 )sql";
 
+// Webhooks: registrations, the event outbox and given-up deliveries.
+// - webhooks: one row per registration, identity (url, api_key_name) ('' when absent); doc is the
+//   registration as accepted. cursor is the seq of the last event this registration is done with
+//   (delivered, filtered out or given up); attempts / next_attempt_ms / last_error describe the
+//   retries of the next one. AUTOINCREMENT: an id is never reused, so a delivery finishing for a
+//   removed registration cannot touch a newer one.
+// - events: the outbox, written in the transaction of the change. seq orders every event;
+//   AUTOINCREMENT so that a seq is never reused even when every event has been purged (cursors
+//   compare against it). subject holds what filters look at, payload the event's content.
+//   Events every registration has passed are purged.
+// - webhook_failures: deliveries given up after the last attempt (the newest 1,000 are kept).
+constexpr std::string_view kMigration3 = R"sql(
+CREATE TABLE webhooks (
+  id              INTEGER PRIMARY KEY AUTOINCREMENT,
+  url             TEXT NOT NULL,
+  api_key_name    TEXT NOT NULL,
+  doc             TEXT NOT NULL,
+  base_url        TEXT NOT NULL,
+  cursor          INTEGER NOT NULL,
+  attempts        INTEGER NOT NULL DEFAULT 0,
+  next_attempt_ms INTEGER NOT NULL DEFAULT 0,
+  last_error      TEXT NOT NULL DEFAULT '',
+  UNIQUE (url, api_key_name)
+);
+
+CREATE TABLE events (
+  seq       INTEGER PRIMARY KEY AUTOINCREMENT,
+  type      TEXT NOT NULL,
+  timestamp TEXT NOT NULL,
+  subject   TEXT NOT NULL,
+  payload   TEXT NOT NULL
+);
+
+CREATE TABLE webhook_failures (
+  id         INTEGER PRIMARY KEY AUTOINCREMENT,
+  webhook_id INTEGER NOT NULL,
+  url        TEXT NOT NULL,
+  event_seq  INTEGER NOT NULL,
+  event_type TEXT NOT NULL,
+  attempts   INTEGER NOT NULL,
+  last_error TEXT NOT NULL,
+  failed_at  TEXT NOT NULL
+);
+)sql";
+
 constexpr std::array kMigrations = {
     Migration{1, "sources_flows_settings_segments", kMigration1},
     Migration{2, "segments_objects_deletion_requests", kMigration2},
+    Migration{3, "webhooks_events", kMigration3},
 };
 
 constexpr std::string_view kCreateSchemaMigrations = R"sql(

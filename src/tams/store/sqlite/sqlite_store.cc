@@ -325,6 +325,44 @@ constexpr std::string_view kUpsertSetting =
     "INSERT INTO settings (key, value) VALUES (?1, ?2) "
     "ON CONFLICT (key) DO UPDATE SET value = excluded.value";
 
+// ---- Webhooks ----
+
+constexpr std::string_view kWebhooksRegistered = "SELECT EXISTS (SELECT 1 FROM webhooks)";
+constexpr std::string_view kSelectWebhooks =
+    "SELECT id, url, api_key_name, doc, base_url, cursor, attempts, next_attempt_ms, last_error "
+    "FROM webhooks ORDER BY id";
+// A new registration starts after the latest event; an update keeps id and progress.
+// Parameters: url, api_key_name, doc, base_url.
+constexpr std::string_view kUpsertWebhook =
+    "INSERT INTO webhooks (url, api_key_name, doc, base_url, cursor) "
+    "VALUES (?1, ?2, ?3, ?4, (SELECT COALESCE(max(seq), 0) FROM events)) "
+    "ON CONFLICT (url, api_key_name) DO UPDATE SET doc = excluded.doc, "
+    "base_url = excluded.base_url RETURNING id";
+constexpr std::string_view kDeleteWebhook =
+    "DELETE FROM webhooks WHERE url = ?1 AND api_key_name = ?2 RETURNING id";
+constexpr std::string_view kUpdateWebhookProgress =
+    "UPDATE webhooks SET cursor = ?2, attempts = ?3, next_attempt_ms = ?4, last_error = ?5 "
+    "WHERE id = ?1";
+constexpr std::string_view kInsertEvent =
+    "INSERT INTO events (type, timestamp, subject, payload) VALUES (?1, ?2, ?3, ?4) "
+    "RETURNING seq";
+// Parameters: after, row limit.
+constexpr std::string_view kSelectEventsAfter =
+    "SELECT seq, type, timestamp, subject, payload FROM events WHERE seq > ?1 "
+    "ORDER BY seq LIMIT ?2";
+// Everything up to the smallest cursor; with no registration, everything.
+constexpr std::string_view kPurgeEvents =
+    "DELETE FROM events WHERE seq <= COALESCE((SELECT min(cursor) FROM webhooks), "
+    "(SELECT max(seq) FROM events))";
+constexpr std::string_view kInsertWebhookFailure =
+    "INSERT INTO webhook_failures (webhook_id, url, event_seq, event_type, attempts, last_error, "
+    "failed_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)";
+constexpr std::string_view kTrimWebhookFailures =
+    "DELETE FROM webhook_failures WHERE id <= (SELECT max(id) FROM webhook_failures) - 1000";
+constexpr std::string_view kSelectWebhookFailures =
+    "SELECT webhook_id, url, event_seq, event_type, attempts, last_error, failed_at "
+    "FROM webhook_failures ORDER BY id DESC LIMIT ?1";
+
 // ---- Documents ----
 
 Document parse_document(const std::string& text, std::string_view kind, std::string_view id) {
@@ -741,6 +779,130 @@ class Transaction final : public WriteTransaction {
                                     kSelectPendingDeletionRequests);
   }
 
+  // ---- Webhooks ----
+
+  bool webhooks_registered() override {
+    Statement statement = db_.prepare("kWebhooksRegistered", kWebhooksRegistered);
+    return statement.step() && statement.column_int64(0) != 0;
+  }
+
+  std::vector<WebhookRecord> list_webhooks() override {
+    Statement statement = db_.prepare("kSelectWebhooks", kSelectWebhooks);
+    std::vector<WebhookRecord> webhooks;
+    while (statement.step()) {
+      WebhookRecord w;
+      w.id = statement.column_int64(0);
+      w.url = statement.column_text(1);
+      w.api_key_name = statement.column_text(2);
+      w.doc = parse_document(statement.column_text(3), "webhook", w.url);
+      w.base_url = statement.column_text(4);
+      w.cursor = statement.column_int64(5);
+      w.attempts = statement.column_int64(6);
+      w.next_attempt_ms = statement.column_int64(7);
+      w.last_error = statement.column_text(8);
+      webhooks.push_back(std::move(w));
+    }
+    return webhooks;
+  }
+
+  std::vector<EventRecord> events_after(int64_t after, int64_t limit) override {
+    std::vector<EventRecord> events;
+    if (limit < 1) return events;
+    Statement statement = db_.prepare("kSelectEventsAfter", kSelectEventsAfter);
+    statement.bind(1, after).bind(2, limit);
+    while (statement.step()) {
+      EventRecord e;
+      e.seq = statement.column_int64(0);
+      e.type = statement.column_text(1);
+      e.timestamp = statement.column_text(2);
+      const std::string seq = std::to_string(e.seq);
+      e.subject = parse_document(statement.column_text(3), "event subject", seq);
+      e.payload = parse_document(statement.column_text(4), "event payload", seq);
+      events.push_back(std::move(e));
+    }
+    return events;
+  }
+
+  std::vector<WebhookFailureRecord> list_webhook_failures(int64_t limit) override {
+    std::vector<WebhookFailureRecord> failures;
+    if (limit < 1) return failures;
+    Statement statement = db_.prepare("kSelectWebhookFailures", kSelectWebhookFailures);
+    statement.bind(1, limit);
+    while (statement.step()) {
+      failures.push_back(WebhookFailureRecord{statement.column_int64(0), statement.column_text(1),
+                                              statement.column_int64(2), statement.column_text(3),
+                                              statement.column_int64(4), statement.column_text(5),
+                                              statement.column_text(6)});
+    }
+    return failures;
+  }
+
+  int64_t add_event(const EventRecord& event) override {
+    Statement insert = db_.prepare("kInsertEvent", kInsertEvent);
+    insert.bind(1, event.type)
+        .bind(2, event.timestamp)
+        .bind(3, boost::json::serialize(event.subject))
+        .bind(4, boost::json::serialize(event.payload));
+    if (!insert.step()) throw std::runtime_error("add_event: no seq returned");
+    const int64_t seq = insert.column_int64(0);
+    insert.run();
+    ++events_added_;
+    return seq;
+  }
+
+  int64_t put_webhook(const WebhookRecord& webhook) override {
+    if (webhook.url.empty()) throw std::invalid_argument("put_webhook: empty url");
+    Statement upsert = db_.prepare("kUpsertWebhook", kUpsertWebhook);
+    upsert.bind(1, webhook.url)
+        .bind(2, webhook.api_key_name)
+        .bind(3, boost::json::serialize(webhook.doc))
+        .bind(4, webhook.base_url);
+    if (!upsert.step()) throw std::runtime_error("put_webhook: no id returned");
+    const int64_t id = upsert.column_int64(0);
+    upsert.run();
+    return id;
+  }
+
+  bool delete_webhook(const std::string& url, const std::string& api_key_name) override {
+    Statement del = db_.prepare("kDeleteWebhook", kDeleteWebhook);
+    del.bind(1, url).bind(2, api_key_name);
+    const bool found = del.step();
+    if (found) del.run();
+    return found;
+  }
+
+  void set_webhook_progress(int64_t id, int64_t cursor, int64_t attempts, int64_t next_attempt_ms,
+                            const std::string& last_error) override {
+    db_.prepare("kUpdateWebhookProgress", kUpdateWebhookProgress)
+        .bind(1, id)
+        .bind(2, cursor)
+        .bind(3, attempts)
+        .bind(4, next_attempt_ms)
+        .bind(5, last_error)
+        .run();
+  }
+
+  void add_webhook_failure(const WebhookFailureRecord& failure) override {
+    db_.prepare("kInsertWebhookFailure", kInsertWebhookFailure)
+        .bind(1, failure.webhook_id)
+        .bind(2, failure.url)
+        .bind(3, failure.event_seq)
+        .bind(4, failure.event_type)
+        .bind(5, failure.attempts)
+        .bind(6, failure.last_error)
+        .bind(7, failure.failed_at)
+        .run();
+    db_.prepare("kTrimWebhookFailures", kTrimWebhookFailures).run();
+  }
+
+  int64_t purge_events() override {
+    db_.prepare("kPurgeEvents", kPurgeEvents).run();
+    return sqlite3_changes64(db_.handle());
+  }
+
+  // Events added in this transaction (for the store's event listener).
+  int64_t events_added() const { return events_added_; }
+
   void put_source(const Document& source) override {
     const std::string_view id = required_string(source, "id", "put_source");
     const std::string_view format = required_string(source, "format", "put_source");
@@ -977,6 +1139,7 @@ class Transaction final : public WriteTransaction {
   }
 
   Connection& db_;
+  int64_t events_added_ = 0;
 };
 
 // Clears the record of the thread inside write() however write() leaves.
@@ -1075,15 +1238,22 @@ void SqliteStore::write(const std::function<void(WriteTransaction&)>& fn) {
   if (!writer_->rollback()) {
     throw std::runtime_error("SQLite writer connection cannot end an earlier transaction");
   }
+  bool events_added = false;
   try {
     writer_->prepare("kBeginWrite", kBeginWrite).run();
     Transaction transaction(*writer_);
     fn(transaction);
     writer_->prepare("kCommit", kCommit).run();
+    events_added = transaction.events_added() > 0;
   } catch (...) {
     writer_->rollback();
     throw;
   }
+  if (events_added && event_listener_) event_listener_();
+}
+
+void SqliteStore::set_event_listener(std::function<void()> listener) {
+  event_listener_ = std::move(listener);
 }
 
 }  // namespace tams::store::sqlite

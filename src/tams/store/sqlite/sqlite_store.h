@@ -63,6 +63,9 @@ class SqliteStore final : public MetadataStore {
   // deadlock and throws std::logic_error instead.
   void read(const std::function<void(Reader&)>& fn) override;
   void write(const std::function<void(WriteTransaction&)>& fn) override;
+  // See MetadataStore. The listener runs while the write lock is still held, so it must be
+  // quick and must not write (a nudge).
+  void set_event_listener(std::function<void()> listener) override;
 
  private:
   SqliteStore(std::string path, const SqliteOptions& options);
@@ -79,6 +82,8 @@ class SqliteStore final : public MetadataStore {
   std::mutex write_mutex_;
   std::unique_ptr<Connection> writer_;           // guarded by write_mutex_
   std::atomic<std::thread::id> writing_thread_;  // the thread inside write(), to refuse re-entry
+
+  std::function<void()> event_listener_;  // set before concurrent use
 
   std::mutex readers_mutex_;
   std::vector<std::unique_ptr<Connection>> idle_readers_;  // guarded by readers_mutex_

@@ -1,5 +1,6 @@
 // tams: the command-line entry point. `tams serve` runs the server; `tams version` prints it.
 #include <CLI/CLI.hpp>
+#include <fmt/format.h>
 #include <fcntl.h>
 #include <openssl/rand.h>
 #include <spdlog/sinks/stdout_color_sinks.h>
@@ -147,6 +148,17 @@ int serve(const tams::config::FlagOverrides& flags) {
       delivery_options);
   store->set_event_listener([&webhook_delivery] { webhook_delivery.nudge(); });
   deps.webhooks = &webhooks;
+  deps.metrics = [&webhook_delivery] {
+    const auto c = webhook_delivery.counters();
+    return fmt::format(
+        "# HELP tams_webhook_deliveries_total Webhook delivery outcomes.\n"
+        "# TYPE tams_webhook_deliveries_total counter\n"
+        "tams_webhook_deliveries_total{{outcome=\"delivered\"}} {}\n"
+        "tams_webhook_deliveries_total{{outcome=\"failed_attempt\"}} {}\n"
+        "tams_webhook_deliveries_total{{outcome=\"given_up\"}} {}\n"
+        "tams_webhook_deliveries_total{{outcome=\"filtered\"}} {}\n",
+        c.delivered, c.failed_attempts, c.given_up, c.filtered);
+  };
   tams::api::add_routes(router, deps);
   tams::api::add_media_routes(router, *media_store);
   // JWT keys: a JWKS file must load at start; a JWKS URL that fails is retried in the background.

@@ -9,6 +9,7 @@ void add_routes(http::Router& router, Deps& deps) {
   add_segment_routes(router, deps);
   add_object_routes(router, deps);
   add_deletion_routes(router, deps);
+  add_metrics_routes(router, deps);
   add_webhook_routes(router, deps);
 }
 

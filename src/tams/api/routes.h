@@ -27,6 +27,8 @@ struct Deps {
   core::Deletions& deletions;
   PagingLimits paging;
   std::function<void()> deletion_requested;  // wakes the background worker
+  // Prometheus text for GET /metrics (assembled by the caller from the parts that count).
+  std::function<std::string()> metrics;
   core::Webhooks* webhooks = nullptr;        // null: /service/webhooks is not offered (404)
 };
 
@@ -36,7 +38,8 @@ void add_flow_routes(http::Router& router, Deps& deps);     // /flows... (metada
 void add_segment_routes(http::Router& router, Deps& deps);  // /flows/{id}/segments, /storage
 void add_object_routes(http::Router& router, Deps& deps);   // /objects/{objectId}
 void add_deletion_routes(http::Router& router, Deps& deps); // DELETE /flows/{id}, requests
-void add_webhook_routes(http::Router& router, Deps& deps);  // /service/webhooks
+void add_webhook_routes(http::Router& router, Deps& deps);
+void add_metrics_routes(http::Router& router, Deps& deps);  // /metrics  // /service/webhooks
 
 // The 202 response for an unfinished deletion: Location and the deletion-request body.
 http::Response deletion_accepted(const http::Request& request, const boost::json::object& body);

@@ -11,13 +11,13 @@
 
 #include "tams/core/principal.h"
 #include "tams/http/jwks.h"
+#include "tams/model/base64url.h"
 
 namespace tams::http::jwt {
 
-// Strict base64url without padding (RFC 7515 §2): only [A-Za-z0-9_-], no '=', no blanks, and
-// the unused bits of the last character must be zero. nullopt otherwise.
-std::optional<std::string> base64url_decode(std::string_view in);
-std::string base64url_encode(std::string_view in);
+// JWS parts are base64url (RFC 7515 §2); the codec lives in model/.
+using model::base64url_decode;
+using model::base64url_encode;
 
 // Three non-empty dot-separated parts (JWS compact serialisation), as opposed to an opaque token.
 bool looks_like_jwt(std::string_view token);

@@ -37,7 +37,7 @@ int days_in_month(int year, int month) {
 
 bool is_rfc3339_date_time(std::string_view text) {
   std::size_t pos = 0;
-  int year, month, day, hour, minute, second;
+  int year = 0, month = 0, day = 0, hour = 0, minute = 0, second = 0;
   if (!read_digits(text, &pos, 4, &year) || !expect(text, &pos, '-') ||
       !read_digits(text, &pos, 2, &month) || !expect(text, &pos, '-') ||
       !read_digits(text, &pos, 2, &day) || !expect(text, &pos, 'T', 't') ||
@@ -60,7 +60,7 @@ bool is_rfc3339_date_time(std::string_view text) {
   } else if (pos < text.size() && (text[pos] == '+' || text[pos] == '-')) {
     int sign = text[pos] == '+' ? 1 : -1;
     ++pos;
-    int off_hour, off_minute;
+    int off_hour = 0, off_minute = 0;
     if (!read_digits(text, &pos, 2, &off_hour) || !expect(text, &pos, ':') ||
         !read_digits(text, &pos, 2, &off_minute) || off_hour > 23 || off_minute > 59) {
       return false;

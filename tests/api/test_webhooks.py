@@ -685,13 +685,22 @@ def test_gives_up_after_max_attempts_and_goes_on(tams_server, receiver):
     bodies = rx.wait_for(lambda b: len(b) >= 1, what="the next event")
     assert [b["event"]["flow"]["id"] for b in bodies] == [second], "the failed one is not resent"
     assert first != second
-    # The outcome is visible in the metrics too.
-    m = s.get("/metrics")
-    assert m.status_code == 200 and m.headers["Content-Type"].startswith("text/plain")
-    series = dict(line.rsplit(" ", 1) for line in m.text.splitlines() if line.startswith("tams_"))
-    assert int(series['tams_webhook_deliveries_total{outcome="given_up"}']) == 1, m.text
-    assert int(series['tams_webhook_deliveries_total{outcome="failed_attempt"}']) == 3, m.text
-    assert int(series['tams_webhook_deliveries_total{outcome="delivered"}']) >= 1, m.text
+    # The outcome is visible in the metrics too (the delivered count follows the receiver's
+    # answer, so it may lag the arrival by a moment).
+    def metrics():
+        m = s.get("/metrics")
+        assert m.status_code == 200 and m.headers["Content-Type"].startswith("text/plain")
+        return m.text, dict(line.rsplit(" ", 1) for line in m.text.splitlines()
+                            if line.startswith("tams_"))
+    deadline = time.monotonic() + ARRIVAL
+    text, series = metrics()
+    while (int(series['tams_webhook_deliveries_total{outcome="delivered"}']) < 1
+           and time.monotonic() < deadline):
+        time.sleep(0.05)
+        text, series = metrics()
+    assert int(series['tams_webhook_deliveries_total{outcome="given_up"}']) == 1, text
+    assert int(series['tams_webhook_deliveries_total{outcome="failed_attempt"}']) == 3, text
+    assert int(series['tams_webhook_deliveries_total{outcome="delivered"}']) == 1, text
     s.close()
 
 

@@ -2,6 +2,7 @@
 
 #include "tams/core/clock.h"
 #include "tams/core/error.h"
+#include "tams/core/flow_document.h"
 #include "tams/core/events.h"
 #include "tams/core/ids.h"
 
@@ -34,14 +35,7 @@ time::TimeRange remaining_after(const time::TimeRange& range, int64_t last_end) 
 }  // namespace
 
 void Deletions::check_flow(const std::string& flow_id) {
-  if (!is_valid_id(flow_id)) not_found("\"" + flow_id + "\" is not a valid flow id");
-  store_.read([&](store::Reader& r) {
-    auto flow = r.get_flow(flow_id);
-    if (!flow) not_found("no flow with id " + flow_id);
-    if (const auto* ro = flow->if_contains("read_only"); ro && ro->is_bool() && ro->as_bool()) {
-      read_only("flow " + flow_id + " is read-only");
-    }
-  });
+  store_.read([&](store::Reader& r) { load_writable_flow(r, flow_id); });
 }
 
 int64_t Deletions::delete_batch(const std::string& flow_id, const time::TimeRange& range,

@@ -4,6 +4,7 @@
 
 #include "tams/core/clock.h"
 #include "tams/core/error.h"
+#include "tams/core/flow_document.h"
 #include "tams/core/events.h"
 #include "tams/core/ids.h"
 #include "tams/json/schema.h"
@@ -30,26 +31,6 @@ constexpr std::array<std::string_view, 8> kServerManaged = {
     "created",     "metadata_updated", "segments_updated", "collected_by",
     "timerange",   "created_by",       "updated_by",       "source_collection"};
 
-[[noreturn]] void flow_not_found(const std::string& id) {
-  not_found(is_valid_id(id) ? "no flow with id " + id : "\"" + id + "\" is not a valid flow id");
-}
-
-bj::object load(store::Reader& r, const std::string& id) {
-  if (!is_valid_id(id)) flow_not_found(id);
-  auto doc = r.get_flow(id);
-  if (!doc) flow_not_found(id);
-  return std::move(*doc);
-}
-
-bool is_read_only(const bj::object& flow) {
-  const auto* v = flow.if_contains("read_only");
-  return v && v->is_bool() && v->as_bool();
-}
-
-std::string_view str(const bj::object& o, std::string_view key) {
-  const auto* v = o.if_contains(key);
-  return v && v->is_string() ? std::string_view(v->as_string()) : std::string_view();
-}
 
 void validate(std::string_view schema, const bj::value& value, std::string_view what) {
   if (auto problem = json::SchemaSet::spec().validate(schema, value)) {
@@ -108,7 +89,7 @@ bj::object Flows::get(const std::string& id, bool include_timerange,
                       const time::TimeRange& limit) {
   bj::object flow;
   store_.read([&](store::Reader& r) {
-    flow = load(r, id);
+    flow = load_flow(r, id);
     decorate(r, flow);
     if (include_timerange) {
       time::TimeRange extent;
@@ -127,13 +108,13 @@ Flows::PutResult Flows::put(const std::string& id, const bj::value& body, const 
   if (!is_valid_id(id)) bad_request("\"" + id + "\" is not a valid flow id");
   if (!body.is_object()) bad_request("the flow must be a JSON object");
   bj::object flow = body.as_object();
-  if (str(flow, "id") != id) {
-    bad_request("id in the body (\"" + std::string(str(flow, "id")) +
+  if (string_member(flow, "id") != id) {
+    bad_request("id in the body (\"" + std::string(string_member(flow, "id")) +
                 "\") does not match the id in the path (" + id + ")");
   }
   for (auto key : kServerManaged) flow.erase(key);
 
-  const std::string format(str(flow, "format"));
+  const std::string format(string_member(flow, "format"));
   std::string_view schema;
   for (auto& [f, s] : kFormatSchemas) {
     if (f == format) schema = s;
@@ -149,12 +130,12 @@ Flows::PutResult Flows::put(const std::string& id, const bj::value& body, const 
   store_.write([&](store::WriteTransaction& tx) {
     auto existing = tx.get_flow(id);
     const std::string now = now_rfc3339();
-    const std::string source_id(str(flow, "source_id"));
+    const std::string source_id(string_member(flow, "source_id"));
     if (existing) {
       if (is_read_only(*existing)) read_only("flow " + id + " is read-only");
-      if (str(*existing, "format") != format) {
+      if (string_member(*existing, "format") != format) {
         bad_request("format: cannot change the format of flow " + id + " from " +
-                    std::string(str(*existing, "format")));
+                    std::string(string_member(*existing, "format")));
       }
       flow["created"] = existing->at("created");
       if (auto* c = existing->if_contains("created_by")) flow["created_by"] = *c;
@@ -166,9 +147,9 @@ Flows::PutResult Flows::put(const std::string& id, const bj::value& body, const 
     if (auto* coll = flow.if_contains("flow_collection")) check_collection_members(tx, id, *coll);
 
     auto source = tx.get_source(source_id);
-    if (source && str(*source, "format") != format) {
+    if (source && string_member(*source, "format") != format) {
       bad_request("format: flow format " + format + " differs from the format of source " +
-                  source_id + " (" + std::string(str(*source, "format")) + ")");
+                  source_id + " (" + std::string(string_member(*source, "format")) + ")");
     }
     EventWriter events(tx);
     CollectionWatch watch(events, tx);
@@ -176,8 +157,8 @@ Flows::PutResult Flows::put(const std::string& id, const bj::value& body, const 
     watch.watch(flow);
     // The old source's subject is taken while it still has this flow, should it go.
     EventSubject old_source_subject;
-    if (existing && events.active() && str(*existing, "source_id") != source_id) {
-      old_source_subject = source_subject(tx, std::string(str(*existing, "source_id")));
+    if (existing && events.active() && string_member(*existing, "source_id") != source_id) {
+      old_source_subject = source_subject(tx, std::string(string_member(*existing, "source_id")));
     }
     if (!source) {
       tx.put_source(bj::object{{"id", source_id},
@@ -194,7 +175,7 @@ Flows::PutResult Flows::put(const std::string& id, const bj::value& body, const 
 
     bool old_source_deleted = false;
     if (existing) {
-      const std::string old_source(str(*existing, "source_id"));
+      const std::string old_source(string_member(*existing, "source_id"));
       if (old_source != source_id && tx.count_flows_of_source(old_source) == 0) {
         tx.delete_source(old_source);
         old_source_deleted = true;
@@ -217,9 +198,8 @@ Flows::PutResult Flows::put(const std::string& id, const bj::value& body, const 
 
 void Flows::remove(const std::string& id, const Principal& who) {
   store_.write([&](store::WriteTransaction& tx) {
-    bj::object flow = load(tx, id);
-    if (is_read_only(flow)) read_only("flow " + id + " is read-only");
-    const std::string source_id(str(flow, "source_id"));
+    bj::object flow = load_writable_flow(tx, id);
+    const std::string source_id(string_member(flow, "source_id"));
     EventWriter events(tx);
     CollectionWatch watch(events, tx);
     watch.watch(flow);
@@ -263,7 +243,7 @@ template <class F>
 void Flows::update(const std::string& id, const Principal& who, bool allow_read_only,
                    F&& change) {
   store_.write([&](store::WriteTransaction& tx) {
-    bj::object flow = load(tx, id);
+    bj::object flow = load_flow(tx, id);
     if (!allow_read_only && is_read_only(flow)) read_only("flow " + id + " is read-only");
     EventWriter events(tx);
     CollectionWatch watch(events, tx);

@@ -4,6 +4,7 @@
 
 #include "tams/core/clock.h"
 #include "tams/core/error.h"
+#include "tams/core/flow_document.h"
 #include "tams/core/events.h"
 #include "tams/core/ids.h"
 #include "tams/json/schema.h"
@@ -15,13 +16,9 @@ namespace bj = boost::json;
 
 namespace {
 
-std::string_view str(const bj::object& o, std::string_view key) {
-  const auto* v = o.if_contains(key);
-  return v && v->is_string() ? std::string_view(v->as_string()) : std::string_view();
-}
 
 void check_timestamp(const bj::object& segment, std::string_view key) {
-  const auto text = str(segment, key);
+  const auto text = string_member(segment, key);
   if (text.empty()) return;
   std::string error;
   if (!time::Timestamp::parse(text, &error)) bad_request(std::string(key) + ": " + error);
@@ -40,7 +37,7 @@ void check_client_get_urls(const bj::object& segment, const media::Backends& bac
                     "(controlled URLs are added by the store), not \"" + std::string(key) + "\"");
       }
     }
-    const auto label = str(item.as_object(), "label");
+    const auto label = string_member(item.as_object(), "label");
     for (const auto* store : backends.all()) {
       if (!label.empty() && store->backend().label == label) {
         bad_request("get_urls[" + std::to_string(i) + "]: label \"" + std::string(label) +
@@ -64,14 +61,8 @@ std::vector<Segments::Failure> Segments::add(const std::string& flow_id, const b
     failures.clear();
     // The registered segments (stored doc, storage backend of the object) for the event.
     std::vector<std::pair<bj::object, std::string>> registered;
-    auto flow = tx.get_flow(flow_id);
-    if (!flow) not_found("no flow with id " + flow_id);
-    if (const auto* ro = flow->if_contains("read_only"); ro && ro->is_bool() && ro->as_bool()) {
-      read_only("flow " + flow_id + " is read-only");
-    }
-    if (str(*flow, "container").empty()) {
-      bad_request("flow " + flow_id + " has no container, so it cannot have segments");
-    }
+    const bj::object flow = load_writable_flow(tx, flow_id);
+    require_container(flow, "segments");
     const int64_t now = static_cast<int64_t>(std::time(nullptr));
     bool added = false;
 
@@ -88,7 +79,7 @@ std::vector<Segments::Failure> Segments::add(const std::string& flow_id, const b
       }
       const bj::object& segment = item.as_object();
       std::string error;
-      auto range = time::TimeRange::parse(str(segment, "timerange"), &error);
+      auto range = time::TimeRange::parse(string_member(segment, "timerange"), &error);
       if (!range) bad_request("timerange: " + error);
       if (range->is_empty()) bad_request("timerange: a segment cannot have an empty timerange");
       if (!range->has_start() || !range->has_end()) {
@@ -101,7 +92,7 @@ std::vector<Segments::Failure> Segments::add(const std::string& flow_id, const b
         bad_request("timerange " + range->to_string() + " overlaps a segment of flow " + flow_id);
       }
 
-      const std::string object_id(str(segment, "object_id"));
+      const std::string object_id(string_member(segment, "object_id"));
       const auto* client_urls = segment.if_contains("get_urls");
       const bool has_client_urls = client_urls && !client_urls->as_array().empty();
       auto object = tx.get_object(object_id);
@@ -144,10 +135,10 @@ std::vector<Segments::Failure> Segments::add(const std::string& flow_id, const b
           if (e.kind() != ErrorKind::kBadRequest) throw;
           Failure f;
           if (const auto* o = item.if_object()) {
-            f.object_id = str(*o, "object_id");
+            f.object_id = string_member(*o, "object_id");
             // Only a well-formed timerange may appear in the failure (the schema says so).
-            if (auto r = time::TimeRange::parse(str(*o, "timerange"))) {
-              f.timerange = str(*o, "timerange");
+            if (auto r = time::TimeRange::parse(string_member(*o, "timerange"))) {
+              f.timerange = string_member(*o, "timerange");
             }
           }
           f.summary = e.summary();
@@ -157,7 +148,7 @@ std::vector<Segments::Failure> Segments::add(const std::string& flow_id, const b
     }
     if (added) {
       tx.set_segments_updated(flow_id, now_rfc3339());
-      EventWriter(tx).segments_added(*flow, registered);
+      EventWriter(tx).segments_added(flow, registered);
     }
   });
   return failures;
@@ -180,8 +171,8 @@ Segments::ListResult Segments::list(const std::string& flow_id, const ListQuery&
   if (!page.items.empty()) {
     auto first = time::TimeRange::half_open(page.items.front().start_ns, page.items.front().end_ns);
     auto last = time::TimeRange::half_open(page.items.back().start_ns, page.items.back().end_ns);
-    if (auto f = time::TimeRange::parse(str(page.items.front().doc, "timerange"))) first = *f;
-    if (auto l = time::TimeRange::parse(str(page.items.back().doc, "timerange"))) last = *l;
+    if (auto f = time::TimeRange::parse(string_member(page.items.front().doc, "timerange"))) first = *f;
+    if (auto l = time::TimeRange::parse(string_member(page.items.back().doc, "timerange"))) last = *l;
     result.paging_timerange = first.extent(last);
   }
   return result;

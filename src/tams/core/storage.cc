@@ -4,6 +4,7 @@
 #include <set>
 
 #include "tams/core/error.h"
+#include "tams/core/flow_document.h"
 #include "tams/core/ids.h"
 #include "tams/json/schema.h"
 
@@ -54,16 +55,7 @@ bj::object Storage::allocate(const std::string& flow_id, const bj::value* body,
 
   std::string container;
   store_.write([&](store::WriteTransaction& tx) {
-    auto flow = tx.get_flow(flow_id);
-    if (!flow) not_found("no flow with id " + flow_id);
-    if (const auto* ro = flow->if_contains("read_only"); ro && ro->is_bool() && ro->as_bool()) {
-      read_only("flow " + flow_id + " is read-only");
-    }
-    const auto* c = flow->if_contains("container");
-    if (!c || !c->is_string()) {
-      bad_request("flow " + flow_id + " has no container, so it cannot have media objects");
-    }
-    container = std::string(c->as_string());
+    container = require_container(load_writable_flow(tx, flow_id), "media objects");
     const int64_t expires = static_cast<int64_t>(std::time(nullptr)) +
                             options_.allocation_expiry_seconds;
     for (const auto& id : ids) {

@@ -718,10 +718,13 @@ def test_event_survives_sigkill_after_segment_post(tams_server, receiver):
     with rx.cond:
         rx.status = 200
     srv.start()
-    [body] = rx.wait_for(lambda b: len(b) >= 1, what="the event after the restart")
-    validate_event(body)
-    assert body["event"]["flow_id"] == fid
-    assert [x["object_id"] for x in body["event"]["segments"]] == ["kill-obj"]
+    # At least once: an attempt that reached the receiver just before the kill may be counted
+    # as delivered too (its answer went to a dead socket), so the event may arrive twice.
+    bodies = rx.wait_for(lambda b: len(b) >= 1, what="the event after the restart")
+    for body in bodies:
+        validate_event(body)
+        assert body["event"]["flow_id"] == fid
+        assert [x["object_id"] for x in body["event"]["segments"]] == ["kill-obj"]
 
 
 def test_delivery_rechecks_the_address(tams_server, receiver, tmp_path):

@@ -122,10 +122,15 @@ int serve(const tams::config::FlagOverrides& flags) {
                               {cfg.storage_limit_default, cfg.storage_limit_max,
                                cfg.allocation_expiry_seconds});
   tams::core::Objects objects(*store);
+  // One lease owner for all background work of this process (docs/architecture.md).
+  const tams::core::JobLease lease{tams::core::new_lease_owner(),
+                                   std::chrono::seconds(cfg.job_lease_seconds)};
+  spdlog::info("background work is claimed as {} for {} s at a time", lease.owner,
+               cfg.job_lease_seconds);
   tams::core::Deletions deletions(*store, flows,
                                   {std::chrono::milliseconds(cfg.delete_budget_ms), 1000,
-                                   cfg.deletion_request_expiry_seconds});
-  tams::core::GarbageCollector garbage(*store, backends);
+                                   cfg.deletion_request_expiry_seconds, lease});
+  tams::core::GarbageCollector garbage(*store, backends, lease);
   tams::jobs::Background background(deletions, garbage,
                                     {std::chrono::milliseconds(500),
                                      std::chrono::seconds(cfg.gc_interval_seconds)});
@@ -143,6 +148,7 @@ int serve(const tams::config::FlagOverrides& flags) {
   delivery_options.timeout = std::chrono::milliseconds(cfg.webhook_timeout_ms);
   delivery_options.max_attempts = cfg.webhook_max_attempts;
   delivery_options.retry_base = std::chrono::milliseconds(cfg.webhook_retry_base_ms);
+  delivery_options.lease = lease;
   tams::jobs::WebhookDelivery webhook_delivery(
       *store, backends, tams::jobs::curl_sender(url_policy, delivery_options.timeout),
       delivery_options);

@@ -185,8 +185,10 @@ TEST_F(OutboxTest, NewRegistrationStartsAfterTheLatestEvent) {
   EXPECT_EQ(hook(first).cursor, 0);
   EXPECT_EQ(hook(second).cursor, latest);
   // Re-registering (an update) keeps the id and the progress.
-  store_->write(
-      [&](store::WriteTransaction& tx) { tx.set_webhook_progress(first, 1, 3, 12345, "boom"); });
+  store_->write([&](store::WriteTransaction& tx) {
+    ASSERT_EQ(tx.claim_webhooks({"me", 0, 1000, 10}).size(), 2u);
+    EXPECT_TRUE(tx.set_webhook_progress(first, "me", 1, 3, 12345, "boom"));
+  });
   EXPECT_EQ(register_hook("http://hook.test/a", R"({"events": ["flows/created"]})"), first);
   EXPECT_EQ(hook(first).cursor, 1);
   EXPECT_EQ(hook(first).attempts, 3);
@@ -217,7 +219,8 @@ TEST_F(OutboxTest, PurgeKeepsWhatARegistrationStillNeedsAndSeqsAreNeverReused) {
   auto all = events();
   ASSERT_EQ(all.size(), 4u);  // one source, three flows
   store_->write([&](store::WriteTransaction& tx) {
-    tx.set_webhook_progress(hook_id, all[1].seq, 0, 0, "");
+    ASSERT_EQ(tx.claim_webhooks({"me", 0, 1000, 10}).size(), 1u);
+    EXPECT_TRUE(tx.set_webhook_progress(hook_id, "me", all[1].seq, 0, 0, ""));
     EXPECT_EQ(tx.purge_events(), 2);
   });
   EXPECT_EQ(events().size(), 2u);

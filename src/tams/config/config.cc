@@ -393,6 +393,8 @@ const Field kFields[] = {
      [](Config& c, Value v) { c.deletion_request_expiry_seconds = num(v); }, 1, kNoMax},
     {"gc_interval_seconds", Type::kInteger,
      [](Config& c, Value v) { c.gc_interval_seconds = num(v); }, 1, 86400},
+    {"job_lease_seconds", Type::kInteger,
+     [](Config& c, Value v) { c.job_lease_seconds = num(v); }, 2, 3600},
     {"webhook_allowed_hosts", Type::kList,
      [](Config& c, Value v) {
        check_allowed_hosts(list(v));

@@ -42,6 +42,9 @@ struct Config {
   int64_t delete_budget_ms = 500;       // DELETEs not finished by then continue as 202 requests
   int64_t deletion_request_expiry_seconds = 86400;  // finished deletion requests are kept this long
   int64_t gc_interval_seconds = 60;     // how often unreferenced media objects are collected
+  // Background work (deletion requests, webhook deliveries, media byte deletions) is claimed
+  // for this long and renewed while worked on; a crashed instance's items wait this long.
+  int64_t job_lease_seconds = 30;
   // Webhooks (docs/architecture.md#webhooks). Receivers on loopback, private, link-local and
   // other non-public addresses are refused unless listed here: host names, IPs or CIDR blocks.
   std::vector<std::string> webhook_allowed_hosts;

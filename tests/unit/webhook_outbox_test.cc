@@ -22,6 +22,7 @@
 #include "tams/core/webhooks.h"
 #include "tams/jobs/webhook_delivery.h"
 #include "tams/store/sqlite/sqlite_store.h"
+#include "test_support.h"
 
 namespace tams {
 namespace {
@@ -29,30 +30,9 @@ namespace {
 namespace bj = boost::json;
 using namespace std::chrono_literals;
 
-std::string id_of(int n) {
-  char buffer[40];
-  std::snprintf(buffer, sizeof buffer, "00000000-0000-4000-8000-%012d", n);
-  return buffer;
-}
-
-bj::object data_flow(const std::string& id, const std::string& source_id) {
-  return bj::object{{"id", id},
-                    {"source_id", source_id},
-                    {"format", "urn:x-nmos:format:data"},
-                    {"codec", "application/json"},
-                    {"container", "application/json"},
-                    {"essence_parameters", bj::object{}}};
-}
-
-template <class F>
-bool eventually(F&& predicate, std::chrono::milliseconds timeout = 5000ms) {
-  const auto deadline = std::chrono::steady_clock::now() + timeout;
-  while (std::chrono::steady_clock::now() < deadline) {
-    if (predicate()) return true;
-    std::this_thread::sleep_for(5ms);
-  }
-  return predicate();
-}
+using test::data_flow;
+using test::eventually;
+using test::id_of;
 
 class OutboxTest : public ::testing::Test {
  protected:

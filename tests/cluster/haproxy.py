@@ -176,18 +176,21 @@ class Haproxy:
                 chunks.append(chunk)
         return b"".join(chunks).decode(errors="replace")
 
+    def server_stats(self) -> dict[str, dict[str, str]]:
+        """haproxy's statistics of each backend server ("s0", ...): its `show stat` columns, e.g.
+        "status" ("UP", "DOWN", "UP 1/2", ...) and "stot" (requests it was given)."""
+        lines = [line for line in self.admin("show stat").splitlines() if line]
+        header = lines[0].lstrip("# ").split(",")
+        stats = {}
+        for line in lines[1:]:
+            row = dict(zip(header, line.split(",")))
+            if row.get("pxname") == "instances" and row.get("svname") not in ("BACKEND", "FRONTEND"):
+                stats[row["svname"]] = row
+        return stats
+
     def server_states(self) -> dict[str, str]:
         """Each backend server's status as haproxy sees it ("UP", "DOWN", "UP 1/2", ...)."""
-        lines = self.admin("show stat").splitlines()
-        header = lines[0].lstrip("# ").split(",")
-        pxname, svname, status = header.index("pxname"), header.index("svname"), header.index("status")
-        states = {}
-        for line in lines[1:]:
-            fields = line.split(",")
-            if len(fields) > status and fields[pxname] == "instances" and \
-                    fields[svname] not in ("BACKEND", "FRONTEND"):
-                states[fields[svname]] = fields[status]
-        return states
+        return {name: row["status"] for name, row in self.server_stats().items()}
 
     def wait_for_states(self, wanted: dict[str, str], timeout: float = 10.0) -> float:
         """Waits until every server in `wanted` has that status; returns the seconds it took."""

@@ -95,6 +95,11 @@ TEST_F(JobClaimsTest, WebhookClaimsAreExclusiveUntilTheLeaseEnds) {
   const int64_t h1 = register_hook("http://hook.test/1");
   const int64_t h2 = register_hook("http://hook.test/2");
   const auto claim_webhooks = &store::WriteTransaction::claim_webhooks;
+  // Only registrations with events after their cursor are claimed.
+  EXPECT_TRUE(claim(*a_, claim_webhooks, {"A", 1000, 2000, 10}).empty());
+  a_->write([&](store::WriteTransaction& tx) {
+    tx.add_event(store::EventRecord{0, "flows/created", "2024-01-01T00:00:00Z", {}, {}});
+  });
   EXPECT_EQ(ids(claim(*a_, claim_webhooks, {"A", 1000, 2000, 10})), (std::vector{h1, h2}));
   EXPECT_TRUE(claim(*b_, claim_webhooks, {"B", 1999, 2999, 10}).empty());
   // B cannot write progress for what A holds; A can.
@@ -103,29 +108,30 @@ TEST_F(JobClaimsTest, WebhookClaimsAreExclusiveUntilTheLeaseEnds) {
     EXPECT_FALSE(tx.release_webhook(h1, "B"));
   });
   a_->write([&](store::WriteTransaction& tx) {
-    EXPECT_TRUE(tx.set_webhook_progress(h1, "A", 1, 2, 1500, "retrying"));
+    EXPECT_TRUE(tx.set_webhook_progress(h1, "A", 0, 2, 1500, "retrying"));
   });
-  EXPECT_EQ(hook(h1).cursor, 1);
-  // A's leases ended at 2000: B takes both over (h1 is due again at 1500), and A's late
-  // progress is refused.
+  EXPECT_EQ(hook(h1).attempts, 2);
+  // With more than half of its leases left, A's claim returns them without renewing them...
+  EXPECT_EQ(ids(claim(*a_, claim_webhooks, {"A", 1200, 2200, 10})), (std::vector{h1, h2}));
+  // ...so they end at 2000, and B takes both over (h1 is due again at 1500); A's late progress
+  // is refused.
   EXPECT_EQ(ids(claim(*b_, claim_webhooks, {"B", 2000, 3000, 10})), (std::vector{h1, h2}));
   a_->write([&](store::WriteTransaction& tx) {
     EXPECT_FALSE(tx.set_webhook_progress(h1, "A", 9, 0, 0, ""));
   });
-  EXPECT_EQ(hook(h1).cursor, 1);
+  EXPECT_EQ(hook(h1).cursor, 0);
   EXPECT_EQ(hook(h1).attempts, 2);
   EXPECT_TRUE(claim(*a_, claim_webhooks, {"A", 2100, 3100, 10}).empty());
-  // A release frees a registration at once.
-  b_->write([&](store::WriteTransaction& tx) { EXPECT_TRUE(tx.release_webhook(h2, "B")); });
-  EXPECT_EQ(ids(claim(*a_, claim_webhooks, {"A", 2100, 3100, 10})), std::vector{h2});
-  // A holder renews what it holds even when it is not due; a free registration that is not due
-  // is not claimed.
+  // With less than half left, B's claim renews them: still B's after 3000.
+  EXPECT_EQ(ids(claim(*b_, claim_webhooks, {"B", 2600, 3600, 10})), (std::vector{h1, h2}));
+  EXPECT_TRUE(claim(*a_, claim_webhooks, {"A", 3000, 4000, 10}).empty());
+  // A release frees a registration at once; a free one that is not due is not claimed.
   b_->write([&](store::WriteTransaction& tx) {
-    EXPECT_TRUE(tx.set_webhook_progress(h1, "B", 1, 3, 9000, "retrying"));
+    EXPECT_TRUE(tx.set_webhook_progress(h1, "B", 0, 3, 9000, "retrying"));
+    EXPECT_TRUE(tx.release_webhook(h1, "B"));
+    EXPECT_TRUE(tx.release_webhook(h2, "B"));
   });
-  EXPECT_EQ(ids(claim(*b_, claim_webhooks, {"B", 2200, 3200, 10})), std::vector{h1});
-  EXPECT_TRUE(claim(*a_, claim_webhooks, {"A", 4000, 5000, 10}).size() == 1);  // h2 only
-  EXPECT_EQ(ids(claim(*a_, claim_webhooks, {"A", 4000, 5000, 10})), std::vector{h2});
+  EXPECT_EQ(ids(claim(*a_, claim_webhooks, {"A", 3100, 4100, 10})), std::vector{h2});
   // Claims without an owner are refused.
   EXPECT_THROW(claim(*a_, claim_webhooks, {"", 4000, 5000, 10}), std::invalid_argument);
 }

@@ -166,7 +166,7 @@ TEST_F(OutboxTest, NewRegistrationStartsAfterTheLatestEvent) {
   EXPECT_EQ(hook(second).cursor, latest);
   // Re-registering (an update) keeps the id and the progress.
   store_->write([&](store::WriteTransaction& tx) {
-    ASSERT_EQ(tx.claim_webhooks({"me", 0, 1000, 10}).size(), 2u);
+    ASSERT_EQ(tx.claim_webhooks({"me", 0, 1000, 10}).size(), 1u);  // second: no events yet
     EXPECT_TRUE(tx.set_webhook_progress(first, "me", 1, 3, 12345, "boom"));
   });
   EXPECT_EQ(register_hook("http://hook.test/a", R"({"events": ["flows/created"]})"), first);

@@ -25,8 +25,11 @@ constexpr int kMaxReadsPerPass = 16;  // per registration; the next pass goes on
 constexpr auto kPurgeInterval = std::chrono::seconds(1);
 constexpr auto kIdlePurgeInterval = std::chrono::seconds(60);
 
-// Registrations claimed per pass besides the ones already held (those are always renewed).
+// Free registrations claimed per pass at most (the ones already held stay held).
 constexpr int64_t kClaimsPerPass = 256;
+// A held registration with nothing to send is released after this long, so that any instance
+// may take it up; under steady traffic it stays with its holder (no claim/release per event).
+constexpr auto kIdleRelease = std::chrono::seconds(2);
 
 // URLs may carry secrets in their query: logs show scheme, host and path only.
 std::string loggable(const std::string& url) { return url.substr(0, url.find_first_of("?#")); }
@@ -259,14 +262,14 @@ std::chrono::milliseconds WebhookDelivery::dispatch_once() {
     std::erase_if(completed_, [&](const auto& entry) { return entry.second <= snapshot_epoch; });
   }
   std::vector<store::WebhookRecord> webhooks;
-  const int64_t limit = static_cast<int64_t>(held_.size()) + kClaimsPerPass;
   store_.write([&](store::WriteTransaction& tx) {
-    webhooks = tx.claim_webhooks(options_.lease.claim(limit));
+    webhooks = tx.claim_webhooks(options_.lease.claim(kClaimsPerPass));
   });
   held_.clear();
-  std::vector<int64_t> idle;  // claimed with nothing to send: released at the end of the pass
+  std::vector<int64_t> idle;  // idle long enough: released at the end of the pass
   int64_t wait_ms = options_.poll_interval.count();
   const int64_t now = core::unix_now_ms();
+  const auto steady_now = std::chrono::steady_clock::now();
   for (auto& webhook : webhooks) {
     held_.insert(webhook.id);
     if (stopping_) continue;  // stop() releases them
@@ -318,9 +321,11 @@ std::chrono::milliseconds WebhookDelivery::dispatch_once() {
     }
     if (more) wait_ms = 0;
     if (!next) {
-      if (!more) idle.push_back(webhook.id);
+      const auto since = idle_since_.try_emplace(webhook.id, steady_now).first->second;
+      if (!more && steady_now - since >= kIdleRelease) idle.push_back(webhook.id);
       continue;
     }
+    idle_since_.erase(webhook.id);
     {
       std::lock_guard lock(mutex_);
       if (stopping_) continue;
@@ -331,6 +336,7 @@ std::chrono::milliseconds WebhookDelivery::dispatch_once() {
   }
   release(idle);
   for (int64_t id : idle) held_.erase(id);
+  std::erase_if(idle_since_, [&](const auto& entry) { return held_.count(entry.first) == 0; });
   return std::chrono::milliseconds(std::max<int64_t>(0, wait_ms));
 }
 

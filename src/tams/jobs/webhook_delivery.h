@@ -80,9 +80,10 @@ struct WebhookCounters {
 // once). Request threads only insert outbox rows and nudge().
 //
 // Several instances may deliver from one store: a registration is worked on only by the
-// instance holding its lease (store::WriteTransaction::claim_webhooks). Each pass renews the
-// leases held (in flight, retrying, or with events left), and releases the registrations that
-// have nothing to send, so any instance may take them up when new events arrive. Progress is
+// instance holding its lease (store::WriteTransaction::claim_webhooks). Each pass claims free
+// registrations with events, renews the leases held once half is gone, and releases the
+// registrations that have had nothing to send for a while, so any instance may take them up
+// when new events arrive. Progress is
 // written only while the lease is held: an instance that stalled past its lease and was taken
 // over drops its delivery (the new holder may send that event again: at least once).
 class WebhookDelivery {
@@ -136,6 +137,8 @@ class WebhookDelivery {
   // Registrations this instance held after the last pass (dispatcher thread only; released by
   // stop()).
   std::set<int64_t> held_;
+  // When each held registration was first seen with nothing to send (dispatcher thread only).
+  std::map<int64_t, std::chrono::steady_clock::time_point> idle_since_;
   std::atomic<bool> stopping_{false};
   std::atomic<bool> progressed_{false};  // some cursor moved since the last purge
   std::thread dispatcher_;

@@ -303,10 +303,12 @@ class WriteTransaction : public Reader {
   virtual int64_t put_webhook(const WebhookRecord& webhook) = 0;
   // Removes the registration; false when there was none.
   virtual bool delete_webhook(const std::string& url, const std::string& api_key_name) = 0;
-  // Claims registrations for delivery: the ones claim.owner holds with a lease that has not
-  // ended (due or not: renewal), then free ones (never leased, released, or lease ended) that
-  // are due (next_attempt_ms <= claim.now_ms). Each returned one is held by claim.owner until
-  // claim.until_ms. Returned in id order, current as of this transaction.
+  // Claims registrations for delivery and returns every registration claim.owner now holds, in
+  // id order, current as of this transaction. Claimed: at most claim.limit free ones (never
+  // leased, released, or lease ended) that are due (next_attempt_ms <= claim.now_ms) and have
+  // events after their cursor. Renewed: the owner's own whose lease has less than half of
+  // (claim.until_ms - claim.now_ms) left. Both then hold until claim.until_ms; the owner's other
+  // leases are left as they are, so a pass that changes nothing writes nothing.
   virtual std::vector<WebhookRecord> claim_webhooks(const LeaseClaim& claim) = 0;
   // Gives up `owner`'s lease on registration `id` so any instance may claim it at once. False
   // when `owner` does not hold it.

@@ -362,16 +362,19 @@ constexpr std::string_view kUpsertWebhook =
     "base_url = excluded.base_url RETURNING id";
 constexpr std::string_view kDeleteWebhook =
     "DELETE FROM webhooks WHERE url = ?1 AND api_key_name = ?2 RETURNING id";
-// Registrations the owner holds (renewed whether due or not), then free due ones. Parameters:
-// owner, now, lease end, row limit.
+// Free due registrations with events after their cursor are taken; the owner's own leases are
+// renewed once less than half is left (?5: the renewal threshold). Rows needing neither are
+// not written. Parameters: owner, now, lease end, row limit, renewal threshold.
 constexpr std::string_view kClaimWebhooks =
     "UPDATE webhooks SET lease_owner = ?1, lease_until_ms = ?3 "
-    "WHERE id IN (SELECT id FROM webhooks "
-    "WHERE (lease_owner = ?1 AND lease_until_ms > ?2) "
-    "OR (lease_until_ms <= ?2 AND next_attempt_ms <= ?2) "
-    "ORDER BY lease_owner = ?1 DESC, id LIMIT ?4) "
-    "RETURNING id, url, api_key_name, doc, base_url, cursor, attempts, next_attempt_ms, "
-    "last_error";
+    "WHERE (lease_owner = ?1 AND lease_until_ms > ?2 AND lease_until_ms < ?5) "
+    "OR id IN (SELECT w.id FROM webhooks w "
+    "WHERE w.lease_until_ms <= ?2 AND w.next_attempt_ms <= ?2 "
+    "AND EXISTS (SELECT 1 FROM events e WHERE e.seq > w.cursor) ORDER BY w.id LIMIT ?4)";
+// Parameters: owner, now.
+constexpr std::string_view kSelectHeldWebhooks =
+    "SELECT id, url, api_key_name, doc, base_url, cursor, attempts, next_attempt_ms, last_error "
+    "FROM webhooks WHERE lease_owner = ?1 AND lease_until_ms > ?2 ORDER BY id";
 // Parameters: id, owner.
 constexpr std::string_view kReleaseWebhook =
     "UPDATE webhooks SET lease_owner = '', lease_until_ms = 0 WHERE id = ?1 AND lease_owner = ?2";
@@ -914,10 +917,15 @@ class Transaction final : public WriteTransaction {
   }
 
   std::vector<WebhookRecord> claim_webhooks(const LeaseClaim& claim) override {
-    std::vector<WebhookRecord> webhooks =
-        claim_rows("kClaimWebhooks", kClaimWebhooks, claim, read_webhook);
-    std::sort(webhooks.begin(), webhooks.end(),
-              [](const WebhookRecord& a, const WebhookRecord& b) { return a.id < b.id; });
+    {
+      Statement update = db_.prepare("kClaimWebhooks", kClaimWebhooks);
+      bind_claim(update, claim);
+      update.bind(5, claim.now_ms + (claim.until_ms - claim.now_ms) / 2).run();
+    }
+    Statement held = db_.prepare("kSelectHeldWebhooks", kSelectHeldWebhooks);
+    held.bind(1, claim.owner).bind(2, claim.now_ms);
+    std::vector<WebhookRecord> webhooks;
+    while (held.step()) webhooks.push_back(read_webhook(held));
     return webhooks;
   }
 

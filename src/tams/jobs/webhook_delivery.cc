@@ -193,6 +193,7 @@ void WebhookDelivery::stop() {
   // Deliveries aborted or not yet begun: another instance (or the next start) may go on at once.
   release(std::vector<int64_t>(held_.begin(), held_.end()));
   held_.clear();
+  idle_since_.clear();
   std::lock_guard lock(mutex_);
   jobs_.clear();
   busy_.clear();

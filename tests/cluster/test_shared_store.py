@@ -4,6 +4,7 @@ whichever instance takes it. The store here is one SQLite file shared by both pr
 data dir); the claims are the same statements PostgreSQL runs with FOR UPDATE SKIP LOCKED."""
 from __future__ import annotations
 
+import sqlite3
 import sys
 import time
 from pathlib import Path
@@ -124,3 +125,39 @@ def test_a_deletion_request_is_processed_once(cluster, receiver):
         assert hi <= lo, ranges
     assert ranges[0][0] == 0 and ranges[-1][1] == n * 10**9, ranges
     assert len(ranges) == n // 1000, ranges
+
+
+def test_a_killed_instances_registration_is_taken_over(cluster):
+    """The instance retrying a delivery is SIGKILLed: once its lease ends, the other instance
+    takes the registration over and delivers the event."""
+    lb, servers = cluster
+    rx = Receiver(status=503)
+    try:
+        with Api(lb.url) as s:
+            register(s, rx.url("/k"), events=["flows/created"])
+            flow = make_flow("data")
+            check(s.put(f"/flows/{flow['id']}", json=flow), 201)
+        with rx.cond:
+            assert rx.cond.wait_for(lambda: rx.posts, timeout=10), "no attempt at all"
+        # Retrying, the registration is held by the instance whose pid is in the lease owner
+        # ("<host>/<pid>/<uuid>").
+        holder_pid = int(lease_owner(servers[0].data_dir).split("/")[-2])
+        [holder] = [srv for srv in servers if srv.proc.pid == holder_pid]
+        [survivor] = [srv for srv in servers if srv is not holder]
+        holder.proc.kill()
+        holder.proc.wait()
+        with rx.cond:
+            rx.status = 200
+        bodies = rx.wait_for(lambda b: len(b) >= 1, path="/k", timeout=15,
+                             what="the event from the surviving instance")
+        assert bodies[0]["event"]["flow"]["id"] == flow["id"]
+        assert f"/{survivor.proc.pid}/" in lease_owner(servers[0].data_dir) or \
+            lease_owner(servers[0].data_dir) == ""
+    finally:
+        rx.close()
+
+
+def lease_owner(data_dir) -> str:
+    """The lease owner of the only webhook registration, read from the SQLite file."""
+    with sqlite3.connect(f"file:{data_dir}/tams.db?mode=ro", uri=True) as db:
+        return db.execute("SELECT lease_owner FROM webhooks").fetchone()[0]

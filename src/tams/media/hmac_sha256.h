@@ -30,6 +30,9 @@ class HmacSha256 {
   std::unique_ptr<State> state_;
 };
 
+// Lowercase hex of SHA-256(data). Throws std::runtime_error on an OpenSSL failure.
+std::string sha256_hex(std::string_view data);
+
 // Lowercase hex of `bytes`.
 std::string to_hex(const uint8_t* bytes, size_t size);
 

@@ -5,6 +5,7 @@
 #
 # Usage: tests/s3/rgw.sh start|stop|status
 # Env: RGW_DIR (default /tmp/tams-rgw), RGW_PORT (7480), S3_ACCESS_KEY, S3_SECRET_KEY,
+#      RGW_BUCKETS (buckets to create, default "tams-a tams-b"),
 #      RGW_MON_PORT (3300; v1 is RGW_MON_PORT+3489, i.e. 6789 by default).
 # `start` prints the endpoint and exits once the gateway answers and the S3 user exists; the
 # daemons keep running until `stop`. `start` on a running cluster stops it first.
@@ -92,4 +93,9 @@ for _ in $(seq 1 120); do curl -s -o /dev/null "http://127.0.0.1:$PORT/" && { up
 [ "$up" = 1 ] || { echo "rgw.sh: the gateway did not answer on 127.0.0.1:$PORT; logs in $D/log" >&2; stop; exit 1; }
 timeout 60 radosgw-admin "${C[@]}" user create --uid=tams --display-name=tams \
   --access-key="$AK" --secret="$SK" >/dev/null
-echo "S3 endpoint http://127.0.0.1:$PORT access key $AK (region: any)"
+for b in ${RGW_BUCKETS:-tams-a tams-b}; do
+  code=$(curl -s -o /dev/null -w '%{http_code}' --aws-sigv4 "aws:amz:us-east-1:s3" --user "$AK:$SK" \
+         -H "x-amz-content-sha256: e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855" -X PUT "http://127.0.0.1:$PORT/$b")
+  [ "$code" = 200 ] || { echo "rgw.sh: creating bucket $b answered HTTP $code" >&2; exit 1; }
+done
+echo "S3 endpoint http://127.0.0.1:$PORT access key $AK buckets ${RGW_BUCKETS:-tams-a tams-b} (region: any)"

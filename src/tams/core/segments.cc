@@ -113,9 +113,13 @@ std::vector<Segments::Failure> Segments::add(const std::string& flow_id, const b
         }
         if (options_.check_uploads && !object->storage_id.empty()) {
           const auto* store = backends_.find(object->storage_id);
-          if (store && !store->exists(object_id)) {
-            bad_request("object " + object_id + " has not been uploaded to its put_url");
+          bool uploaded = true;
+          try {
+            uploaded = !store || store->exists(object_id);
+          } catch (const media::StoreUnavailable& e) {
+            throw Error(ErrorKind::kUnavailable, e.what());  // 503: the client retries
           }
+          if (!uploaded) bad_request("object " + object_id + " has not been uploaded to its put_url");
         }
       }
       store::SegmentRecord record{flow_id, range->start(), range->end(), object_id, segment, {}};

@@ -349,11 +349,13 @@ std::string LocalMediaStore::signed_url(const std::string& base_url, std::string
 
 std::string LocalMediaStore::put_url(const std::string& base_url,
                                      const std::string& object_id) const {
+  urls_signed_.fetch_add(1, std::memory_order_relaxed);
   return signed_url(base_url, "PUT", object_id, unix_now() + options_.url_expiry_seconds);
 }
 
 std::string LocalMediaStore::get_url(const std::string& base_url,
                                      const std::string& object_id) const {
+  urls_signed_.fetch_add(1, std::memory_order_relaxed);
   return signed_url(base_url, "GET", object_id, unix_now() + options_.url_expiry_seconds);
 }
 

@@ -62,7 +62,10 @@ std::map<std::string, std::string> canonical_headers(const Pairs& headers) {
   std::map<std::string, std::string> out;
   for (const auto& [name, value] : headers) {
     auto [it, inserted] = out.emplace(lower(name), trim_value(value));
-    if (!inserted) it->second += "," + trim_value(value);
+    if (!inserted) {
+      it->second += ',';
+      it->second += trim_value(value);
+    }
   }
   return out;
 }

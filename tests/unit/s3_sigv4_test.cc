@@ -68,6 +68,26 @@ TEST(SigV4, PublishedS3PresignedUrl) {
             "&X-Amz-Signature=aeeed9bbccd4d02ee5c0109b86d86835f995330da4c265957d157751f604d404");
 }
 
+// The presign fast path builds the same canonical request as the general form.
+TEST(SigV4, PresignMatchesTheGeneralCanonicalRequest) {
+  Signer signer(Credentials{"AK/with+odd=chars", "SK"}, "eu-west-1");
+  const std::string path = "/bucket/dir/seg 1?#%.ts";
+  const std::string query =
+      signer.presign_query("PUT", "s3.example.com:9000", uri_encode(path, true), "20240101T000000Z", 600);
+  SigningRequest general{"PUT", path,
+                         {{"X-Amz-SignedHeaders", "host"},
+                          {"X-Amz-Expires", "600"},
+                          {"X-Amz-Date", "20240101T000000Z"},
+                          {"X-Amz-Credential", "AK/with+odd=chars/20240101/eu-west-1/s3/aws4_request"},
+                          {"X-Amz-Algorithm", "AWS4-HMAC-SHA256"}},
+                         {{"Host", "s3.example.com:9000"}},
+                         "UNSIGNED-PAYLOAD"};
+  const std::string expected = signer.signature("20240101T000000Z", canonical_request(general));
+  EXPECT_EQ(query.substr(query.rfind('=') + 1), expected);
+  EXPECT_NE(query.find("X-Amz-Credential=AK%2Fwith%2Bodd%3Dchars%2F20240101%2Feu-west-1%2Fs3%2Faws4_request"),
+            std::string::npos) << query;
+}
+
 TEST(SigV4, UriEncodingOfObjectKeys) {
   EXPECT_EQ(uri_encode("a/b c+d", true), "a/b%20c%2Bd");
   EXPECT_EQ(uri_encode("a/b c+d", false), "a%2Fb%20c%2Bd");

@@ -111,12 +111,14 @@ std::pair<std::string, std::string> S3MediaStore::locate(size_t i, std::string_v
 std::string S3MediaStore::presigned_url(std::string_view method, size_t endpoint,
                                         const std::string& object_id, int64_t now) const {
   const auto [host, path] = locate(endpoint, object_id);
+  const std::string encoded_path = uri_encode(path, true);
   std::string url = endpoints_.at(endpoint).scheme;
+  url.reserve(host.size() + encoded_path.size() + 400);
   url += "://";
   url += host;
-  url += uri_encode(path, true);
+  url += encoded_path;
   url += '?';
-  url += signer_.presign_query(method, host, path, cached_amz_date(now),
+  url += signer_.presign_query(method, host, encoded_path, cached_amz_date(now),
                                options_.url_expiry_seconds);
   urls_signed_.fetch_add(1, std::memory_order_relaxed);
   return url;

@@ -80,17 +80,18 @@ void check_date_time(std::string_view date_time) {
 
 std::string uri_encode(std::string_view text, bool keep_slash) {
   static constexpr char kHex[] = "0123456789ABCDEF";
-  std::string out;
-  out.reserve(text.size() + text.size() / 4);
+  std::string out(text.size() * 3, '\0');
+  char* o = out.data();
   for (unsigned char c : text) {
     if (unreserved(c) || (keep_slash && c == '/')) {
-      out += static_cast<char>(c);
+      *o++ = static_cast<char>(c);
     } else {
-      out += '%';
-      out += kHex[c >> 4];
-      out += kHex[c & 0x0f];
+      *o++ = '%';
+      *o++ = kHex[c >> 4];
+      *o++ = kHex[c & 0x0f];
     }
   }
+  out.resize(static_cast<size_t>(o - out.data()));
   return out;
 }
 
@@ -148,9 +149,15 @@ std::string Signer::scope(std::string_view date_time) const {
   return out;
 }
 
-std::shared_ptr<const HmacSha256> Signer::signing_key(std::string_view date) const {
+const Signer::DayKey& Signer::day_key(std::string_view date) const {
+  if (const DayKey* k = current_.load(std::memory_order_acquire); k && k->date == date) return *k;
   std::lock_guard lock(key_mutex_);
-  if (key_ && key_date_ == date) return key_;
+  for (const auto& k : keys_) {  // another thread derived it, or a thread still on yesterday
+    if (k->date == date) {
+      if (k->date > current_.load()->date) current_.store(k.get(), std::memory_order_release);
+      return *k;
+    }
+  }
   auto step = [](std::string_view key, std::string_view message) {
     const HmacSha256::Digest d = HmacSha256(key).mac(message);
     return std::string(reinterpret_cast<const char*>(d.data()), d.size());
@@ -159,26 +166,37 @@ std::shared_ptr<const HmacSha256> Signer::signing_key(std::string_view date) con
   const std::string k_region = step(k_date, region_);
   const std::string k_service = step(k_region, service_);
   const std::string k_signing = step(k_service, "aws4_request");
-  key_ = std::make_shared<const HmacSha256>(k_signing);
-  key_date_ = std::string(date);
-  ++derivations_;
-  return key_;
+  std::string day_scope = scope(date);
+  std::string credential = uri_encode(credentials_.access_key_id + "/" + day_scope, false);
+  keys_.push_back(std::make_unique<DayKey>(std::string(date), std::move(day_scope),
+                                           std::move(credential), k_signing));
+  const DayKey* made = keys_.back().get();
+  const DayKey* current = current_.load();
+  if (!current || made->date > current->date) current_.store(made, std::memory_order_release);
+  return *made;
 }
 
 uint64_t Signer::key_derivations() const {
   std::lock_guard lock(key_mutex_);
-  return derivations_;
+  return keys_.size();
+}
+
+std::string Signer::sign_with(const DayKey& day, std::string_view date_time,
+                              std::string_view canonical) const {
+  std::string to_sign;
+  to_sign.reserve(64 + day.scope.size() + 64);
+  to_sign += "AWS4-HMAC-SHA256\n";
+  to_sign += date_time;
+  to_sign += '\n';
+  to_sign += day.scope;
+  to_sign += '\n';
+  to_sign += sha256_hex(canonical);
+  return day.key.hex(to_sign);
 }
 
 std::string Signer::signature(std::string_view date_time, std::string_view canonical) const {
   check_date_time(date_time);
-  std::string to_sign = "AWS4-HMAC-SHA256\n";
-  to_sign += date_time;
-  to_sign += '\n';
-  to_sign += scope(date_time);
-  to_sign += '\n';
-  to_sign += sha256_hex(canonical);
-  return signing_key(date_time.substr(0, 8))->hex(to_sign);
+  return sign_with(day_key(date_time.substr(0, 8)), date_time, canonical);
 }
 
 std::string Signer::authorization(const SigningRequest& request, std::string_view date_time) const {
@@ -187,27 +205,38 @@ std::string Signer::authorization(const SigningRequest& request, std::string_vie
          ", Signature=" + signature(date_time, canonical_request(request));
 }
 
+// The canonical request of a presigned URL, built directly: the X-Amz-* names are already in
+// canonical (sorted) order and host is the only signed header.
 std::string Signer::presign_query(std::string_view method, std::string_view host,
-                                  std::string_view path, std::string_view date_time,
-                                  int64_t expires_seconds, Pairs query,
-                                  std::string_view payload_hash) const {
+                                  std::string_view encoded_path, std::string_view date_time,
+                                  int64_t expires_seconds, std::string_view payload_hash) const {
   check_date_time(date_time);
-  query.emplace_back("X-Amz-Algorithm", "AWS4-HMAC-SHA256");
-  query.emplace_back("X-Amz-Credential", credentials_.access_key_id + "/" + scope(date_time));
-  query.emplace_back("X-Amz-Date", std::string(date_time));
-  query.emplace_back("X-Amz-Expires", std::to_string(expires_seconds));
-  query.emplace_back("X-Amz-SignedHeaders", "host");
-  SigningRequest request{std::string(method), std::string(path), std::move(query),
-                         {{"host", std::string(host)}}, std::string(payload_hash)};
-  const std::string canonical = canonical_request(request);
-  // The canonical query is the second line after the path: reuse it as the URL's query.
-  const size_t first = canonical.find('\n');
-  const size_t second = canonical.find('\n', first + 1);
-  const size_t third = canonical.find('\n', second + 1);
-  std::string out = canonical.substr(second + 1, third - second - 1);
-  out += "&X-Amz-Signature=";
-  out += signature(date_time, canonical);
-  return out;
+  const DayKey& day = day_key(date_time.substr(0, 8));
+  std::string query;
+  query.reserve(160 + day.encoded_credential.size() + 64);
+  query += "X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential=";
+  query += day.encoded_credential;
+  query += "&X-Amz-Date=";
+  query += date_time;
+  query += "&X-Amz-Expires=";
+  query += std::to_string(expires_seconds);
+  query += "&X-Amz-SignedHeaders=host";
+
+  std::string canonical;
+  canonical.reserve(method.size() + encoded_path.size() + query.size() + host.size() + 100);
+  canonical += method;
+  canonical += '\n';
+  canonical += encoded_path;
+  canonical += '\n';
+  canonical += query;
+  canonical += "\nhost:";
+  canonical += host;
+  canonical += "\n\nhost\n";
+  canonical += payload_hash;
+
+  query += "&X-Amz-Signature=";
+  query += sign_with(day, date_time, canonical);
+  return query;
 }
 
 }  // namespace tams::media::s3

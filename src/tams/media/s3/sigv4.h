@@ -7,6 +7,7 @@
 // passes and one HMAC.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <memory>
 #include <mutex>
@@ -70,28 +71,40 @@ class Signer {
   std::string authorization(const SigningRequest& request, std::string_view date_time) const;
 
   // The complete query string (no leading '?') of a presigned URL for `method` on `host`
-  // (the Host header value, with a port when not the scheme's default) and `path` (decoded),
-  // valid for `expires_seconds` from `date_time`: the given `query` parameters plus the
-  // X-Amz-* ones, encoded and sorted, X-Amz-Signature last. Only host is signed.
+  // (the Host header value, with a port when not the scheme's default) and `encoded_path`
+  // (uri_encode(path, true): the caller puts the same text in the URL), valid for
+  // `expires_seconds` from `date_time`: the X-Amz-* parameters in canonical order,
+  // X-Amz-Signature last. Only host is signed. Throws std::invalid_argument on a bad date_time.
   std::string presign_query(std::string_view method, std::string_view host,
-                            std::string_view path, std::string_view date_time,
+                            std::string_view encoded_path, std::string_view date_time,
                             int64_t expires_seconds,
-                            std::vector<std::pair<std::string, std::string>> query = {},
                             std::string_view payload_hash = kUnsignedPayload) const;
 
   // Number of signing-key derivations so far (the cache works when this stays at one a day).
   uint64_t key_derivations() const;
 
  private:
-  std::shared_ptr<const HmacSha256> signing_key(std::string_view date) const;
+  // What depends on the day only: the derived key, the scope and the encoded credential.
+  struct DayKey {
+    std::string date;                // yyyymmdd
+    std::string scope;               // date/region/service/aws4_request
+    std::string encoded_credential;  // uri_encode(access key id + "/" + scope)
+    HmacSha256 key;
+    DayKey(std::string d, std::string s, std::string c, std::string_view k)
+        : date(std::move(d)), scope(std::move(s)), encoded_credential(std::move(c)), key(k) {}
+  };
+  // The day's key: a lock-free look at the current one, else derived under the mutex. Keys
+  // stay alive as long as the signer (one per day used), so readers never see one freed.
+  const DayKey& day_key(std::string_view date) const;
+  std::string sign_with(const DayKey& day, std::string_view date_time,
+                        std::string_view canonical) const;
 
   Credentials credentials_;
   std::string region_;
   std::string service_;
+  mutable std::atomic<const DayKey*> current_{nullptr};
   mutable std::mutex key_mutex_;
-  mutable std::string key_date_;  // yyyymmdd of key_
-  mutable std::shared_ptr<const HmacSha256> key_;
-  mutable uint64_t derivations_ = 0;
+  mutable std::vector<std::unique_ptr<DayKey>> keys_;
 };
 
 }  // namespace tams::media::s3

@@ -88,9 +88,19 @@ bool is_endpoint(std::string_view url) {
   if (!http && !https) return false;
   const std::string_view rest = url.substr(http ? 7 : 8);
   const std::string_view authority = rest.substr(0, rest.find('/'));
-  if (authority.empty() || authority.find('@') != std::string_view::npos) return false;
+  if (authority.empty() || authority.front() == ':') return false;
+  // host[:port] or [v6][:port]: the port, when given, is decimal.
+  const size_t bracket = authority.rfind(']');
+  const size_t colon = authority.rfind(':');
+  if (colon != std::string_view::npos && (bracket == std::string_view::npos || colon > bracket)) {
+    const std::string_view port = authority.substr(colon + 1);
+    if (port.empty() || port.size() > 5 ||
+        !std::all_of(port.begin(), port.end(), [](char c) { return c >= '0' && c <= '9'; })) {
+      return false;
+    }
+  }
   return std::none_of(url.begin(), url.end(), [](unsigned char c) {
-    return c <= 0x20 || c == 0x7f || c == '?' || c == '#';
+    return c <= 0x20 || c == 0x7f || c == '?' || c == '#' || c == '@';
   });
 }
 
@@ -179,6 +189,8 @@ S3BackendConfig build(const RawFields& raw, bool from_file, const Environment& e
   auto eps = raw.find("endpoints");
   if (eps == raw.end() || eps->second.list.empty()) fail("endpoints", "required: at least one URL");
   for (const auto& url : eps->second.list) {
+    // user:password@ would be a credential: refused without echoing the URL.
+    if (url.find('@') != std::string::npos) fail("endpoints", "must not contain user information");
     if (!is_endpoint(url)) {
       fail("endpoints", "expected http(s)://host[:port][/path] without user, query or fragment, got \"" +
                             std::string(has_controls(url) ? "(control characters)" : url) + "\"");

@@ -187,7 +187,7 @@ int serve(const tams::config::FlagOverrides& flags) {
         c.delivered, c.failed_attempts, c.given_up, c.filtered);
   };
   tams::api::add_routes(router, deps);
-  tams::api::add_media_routes(router, *media_store);
+  if (cfg.local_storage != "disabled") tams::api::add_media_routes(router, *media_store);
   // JWT keys: a JWKS file must load at start; a JWKS URL that fails is retried in the background.
   std::shared_ptr<tams::http::jwt::JwksSource> jwks;
   if (!cfg.jwt_jwks_file.empty() || !cfg.jwt_jwks_url.empty()) {

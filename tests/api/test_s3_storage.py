@@ -401,3 +401,45 @@ def test_all_endpoints_down_at_start(tmp_path):
             check(s.get("/service/storage-backends"), 200, "storage-backends-list.json")
     finally:
         srv.stop()
+
+
+# ----------------------------------------------------------------------------- configuration
+
+@needs_s3
+def test_single_backend_from_environment_local_disabled(tams_server, plain):
+    sid = new_backend_id()
+    srv = tams_server(env={"TAMS_S3_ID": sid, "TAMS_S3_ENDPOINTS": S3_ENDPOINT,
+                           "TAMS_S3_BUCKET": S3_BUCKETS[1], "TAMS_S3_ACCESS_KEY_ID": KEY_ENV["TEST_S3_AK"],
+                           "TAMS_S3_SECRET_ACCESS_KEY": S3_SECRET_KEY, "TAMS_S3_DEFAULT": "true",
+                           "TAMS_LOCAL_STORAGE": "disabled"})
+    with srv.api() as s:
+        [b] = check(s.get("/service/storage-backends"), 200, "storage-backends-list.json")
+        assert b["id"] == sid and b["default_storage"] is True and b["label"] == S3_BUCKETS[1]
+        flow = new_flow(s)
+        [mo] = allocate(s, flow["id"], {"limit": 1})
+        assert f"/{S3_BUCKETS[1]}/" in mo["put_url"]["url"]
+        assert put_bytes(plain, mo, b"env").status_code in (200, 201)
+        post_segments(s, flow["id"], {"object_id": mo["object_id"], "timerange": "[0:0_1:0)"})
+        assert plain.get(controlled_url(s, flow["id"])["url"]).content == b"env"
+    assert S3_SECRET_KEY not in srv.output()
+
+
+SECRET = "not-to-be-seen-9f8e7d"
+
+
+@pytest.mark.parametrize("env,key", [
+    ({"TAMS_S3_BUCKET": "media"}, "TAMS_S3_ID"),
+    ({"TAMS_S3_ID": "6f1d7c4e-1b2a-4c3d-8e9f-0a1b2c3d4e5f", "TAMS_S3_BUCKET": "media",
+      "TAMS_S3_ENDPOINTS": "http://127.0.0.1:1", "TAMS_S3_ACCESS_KEY_ID": "AK",
+      "TAMS_S3_SECRET_ACCESS_KEY": SECRET, "TAMS_S3_DEFAULT": "maybe"}, "TAMS_S3_DEFAULT"),
+    ({"TAMS_S3_ID": "6f1d7c4e-1b2a-4c3d-8e9f-0a1b2c3d4e5f", "TAMS_S3_BUCKET": "media",
+      "TAMS_S3_ENDPOINTS": f"http://user:{SECRET}@127.0.0.1:1", "TAMS_S3_ACCESS_KEY_ID": "AK",
+      "TAMS_S3_SECRET_ACCESS_KEY": SECRET}, "TAMS_S3_ENDPOINTS"),
+    ({"TAMS_LOCAL_STORAGE": "disabled"}, "local_storage"),
+], ids=["no-id", "bad-default", "credentials-in-endpoint", "nothing-left"])
+def test_bad_storage_config_exits(tams_server, env, key):
+    srv = tams_server(env=env, wait=False)
+    assert srv.wait_exit(10) == 2
+    err = srv.stderr()
+    assert key in err and len(err.strip().splitlines()) == 1, err
+    assert SECRET not in srv.output()

@@ -443,3 +443,14 @@ def test_bad_storage_config_exits(tams_server, env, key):
     err = srv.stderr()
     assert key in err and len(err.strip().splitlines()) == 1, err
     assert SECRET not in srv.output()
+
+
+@needs_s3
+def test_missing_bucket_reported_at_start(tmp_path):
+    srv, _ = start_server(tmp_path / "nobucket", "s3",
+                          backends=[("gone", "tams-no-such-bucket", [S3_ENDPOINT], True)])
+    try:
+        wait_for(lambda: "tams-no-such-bucket (it does not exist)" in srv.output(),
+                 what="the missing bucket logged")
+    finally:
+        srv.stop()

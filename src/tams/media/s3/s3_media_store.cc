@@ -8,6 +8,7 @@
 #include <ctime>
 #include <fstream>
 #include <system_error>
+#include <utility>
 
 namespace tams::media::s3 {
 
@@ -208,6 +209,15 @@ void S3MediaStore::check_now() {
     const Reply r = client_.send("HEAD", endpoints_.at(i), host, path.empty() ? "/" : path);
     endpoints_.set_healthy(i, r.reached() && r.status < 500,
                            r.reached() ? "HTTP " + std::to_string(r.status) : r.error);
+    // The gateway answers, but uploads will fail: say why once per change of answer.
+    if (r.status == 403 || r.status == 404) {
+      std::lock_guard lock(mutex_);
+      if (std::exchange(last_refusal_, r.status) != r.status) {
+        spdlog::warn("{}: endpoint {} answers HTTP {} for bucket {} ({})", name_,
+                     endpoints_.at(i).url, r.status, options_.bucket,
+                     r.status == 404 ? "it does not exist" : "check the access key and its rights");
+      }
+    }
   }
   if (!endpoints_.any_healthy()) return;
   std::vector<std::string> todo;

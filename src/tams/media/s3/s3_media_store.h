@@ -92,10 +92,11 @@ class S3MediaStore : public MediaStore {
   mutable std::atomic<uint64_t> urls_signed_{0};
 
   std::filesystem::path pending_file_;
-  mutable std::mutex mutex_;  // guards pending_ and stop_
+  mutable std::mutex mutex_;  // guards pending_, stop_ and last_refusal_
   std::set<std::string> pending_;
   std::condition_variable wake_;
   bool stop_ = false;
+  long last_refusal_ = 0;  // the last 403/404 a probe logged
   std::thread thread_;
 };
 

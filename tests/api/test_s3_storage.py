@@ -160,6 +160,20 @@ def test_allocation_by_limit_and_many_objects(kind, s, plain):
         assert plain.get(seg["get_urls"][0]["url"]).content == data
 
 
+def test_bulk_registration_checks_every_upload(kind, s, plain):
+    flow = new_flow(s, "data")
+    objs = allocate(s, flow["id"], {"limit": 20})
+    missing = objs[13]["object_id"]
+    for mo in objs:
+        if mo["object_id"] != missing:
+            assert put_bytes(plain, mo, mo["object_id"].encode()).status_code in (200, 201)
+    body = post_segments(s, flow["id"], [{"object_id": mo["object_id"], "timerange": f"[{i}:0_{i + 1}:0)"}
+                                         for i, mo in enumerate(objs)], expect=200)
+    assert [f["object_id"] for f in body["failed_segments"]] == [missing], body
+    segs = get_segments(s, flow["id"])
+    assert len(segs) == 19 and missing not in {x["object_id"] for x in segs}
+
+
 def test_registration_refused_before_upload(kind, s):
     flow = new_flow(s)
     [mo] = allocate(s, flow["id"], {"limit": 1})

@@ -1,12 +1,13 @@
 # make run   : install missing build packages, build Release, start `tams serve` (embedded default)
-# make test  : install what the tests need, build, run unit + black-box tests, then the same under
-#              AddressSanitizer + UndefinedBehaviorSanitizer. Non-zero exit on any failure.
+# make test  : install what the tests need, build, run unit + black-box tests, the storage tests
+#              against a real S3 server (Ceph RGW, started and stopped here), then unit + black-box
+#              under AddressSanitizer + UndefinedBehaviorSanitizer. Non-zero exit on any failure.
 SHELL := /bin/bash
 JOBS ?= $(shell nproc)
 PYTEST := /usr/bin/python3 -m pytest
 ARGS ?=
 
-.PHONY: all deps deps-test build build-asan run test unit api test-asan bench-segments clean
+.PHONY: all deps deps-test build build-asan run test unit api api-s3 test-asan bench-segments bench-presign clean
 
 all: build
 
@@ -34,6 +35,15 @@ unit: deps-test build
 api: deps-test build
 	TAMS_BINARY=$(CURDIR)/build/tams $(PYTEST) -q tests/api
 
+# The storage tests against a throw-away Ceph RADOS Gateway on 127.0.0.1 (tests/s3/rgw.sh installs
+# ceph-mon, ceph-osd and radosgw when missing); the gateway is stopped whatever the outcome.
+RGW_PORT ?= 7480
+api-s3: deps-test build
+	@tests/s3/rgw.sh start
+	@status=0; TAMS_BINARY=$(CURDIR)/build/tams TAMS_TEST_S3_ENDPOINT=http://127.0.0.1:$(RGW_PORT) \
+	  TAMS_TEST_S3_ACCESS_KEY=tamsaccesskey TAMS_TEST_S3_SECRET_KEY=tamssecretkey \
+	  $(PYTEST) -q tests/api/test_s3_storage.py || status=$$?; tests/s3/rgw.sh stop; exit $$status
+
 test-asan: build-asan
 	cd build-asan && ctest --output-on-failure -j $(JOBS)
 	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
@@ -42,10 +52,15 @@ test-asan: build-asan
 test: deps-test
 	@$(MAKE) --no-print-directory unit
 	@$(MAKE) --no-print-directory api
+	@$(MAKE) --no-print-directory api-s3
 	@$(MAKE) --no-print-directory test-asan
 
 bench-segments: build
 	/usr/bin/python3 bench/segment_query_scaling.py --binary $(CURDIR)/build/tams
+
+bench-presign: build
+	@cmake --build build --target bench_presign
+	./build/bench_presign
 
 clean:
 	rm -rf build build-asan

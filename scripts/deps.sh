@@ -7,7 +7,7 @@ build=(cmake ninja-build g++ pkg-config ccache
        libsqlite3-dev libssl-dev libcurl4-openssl-dev libfmt-dev libspdlog-dev libcli11-dev
        libtoml11-dev)
 test=(libgtest-dev python3 python3-pytest python3-requests python3-jsonschema python3-yaml
-      python3-jwt python3-cryptography curl haproxy)
+      python3-jwt python3-cryptography curl haproxy ceph-mon ceph-osd radosgw)
 want=("${build[@]}")
 [ "${1:-build}" = test ] && want+=("${test[@]}")
 

@@ -26,6 +26,7 @@
 #include "tams/jobs/webhook_delivery.h"
 #include "tams/media/backends.h"
 #include "tams/media/local_media_store.h"
+#include "tams/media/s3/s3_media_store.h"
 #include "tams/store/sqlite/sqlite_store.h"
 
 #ifndef TAMS_VERSION
@@ -112,7 +113,33 @@ int serve(const tams::config::FlagOverrides& flags) {
   media_options.max_object_bytes = static_cast<uint64_t>(cfg.media_max_object_bytes);
   auto media_store = tams::media::LocalMediaStore::open(cfg.data_dir, media_options);
   tams::media::Backends backends;
-  backends.add(*media_store);
+  if (cfg.local_storage != "disabled") {
+    media_store->set_default_storage(cfg.local_storage == "default");
+    backends.add(*media_store);
+  }
+  std::vector<std::unique_ptr<tams::media::s3::S3MediaStore>> s3_stores;
+  for (const auto& b : cfg.s3_backends) {
+    tams::media::s3::S3Options o;
+    o.backend.id = b.id;
+    o.backend.label = b.label;
+    o.backend.provider = b.provider;
+    o.backend.store_product = b.store_product;
+    o.backend.region = b.region;
+    o.backend.availability_zone = b.availability_zone;
+    o.backend.default_storage = b.default_storage;
+    o.endpoints = b.endpoints;
+    o.bucket = b.bucket;
+    o.path_style = b.path_style;
+    o.credentials = {b.access_key_id, b.secret_access_key};
+    o.url_expiry_seconds = cfg.media_url_expiry_seconds;
+    o.timeout = std::chrono::milliseconds(b.timeout_ms);
+    o.health_interval = std::chrono::milliseconds(b.health_check_ms);
+    o.state_dir = fs::path(cfg.data_dir) / "media";
+    s3_stores.push_back(tams::media::s3::S3MediaStore::open(std::move(o)));
+    backends.add(*s3_stores.back());
+    spdlog::info("storage backend {} ({}): bucket {} at {} endpoint(s){}", b.label, b.id, b.bucket,
+                 b.endpoints.size(), b.default_storage ? ", default" : "");
+  }
 
   tams::core::Service service(*store, TAMS_VERSION, /*webhooks=*/true);
   tams::core::Sources sources(*store);
@@ -166,7 +193,7 @@ int serve(const tams::config::FlagOverrides& flags) {
         c.delivered, c.failed_attempts, c.given_up, c.filtered);
   };
   tams::api::add_routes(router, deps);
-  tams::api::add_media_routes(router, *media_store);
+  if (cfg.local_storage != "disabled") tams::api::add_media_routes(router, *media_store);
   // JWT keys: a JWKS file must load at start; a JWKS URL that fails is retried in the background.
   std::shared_ptr<tams::http::jwt::JwksSource> jwks;
   if (!cfg.jwt_jwks_file.empty() || !cfg.jwt_jwks_url.empty()) {

@@ -16,6 +16,26 @@ struct BasicUser {
   std::string password;
 };
 
+// One S3-compatible storage backend ([[s3_backends]] in the file, or TAMS_S3_* variables for a
+// single one; docs/operations.md). Secrets are read from the environment or files at load and
+// are never logged.
+struct S3BackendConfig {
+  std::string id;                       // stable lowercase UUID (the storage_id)
+  std::string label;                    // get_urls label; default: the bucket name
+  std::vector<std::string> endpoints;   // http(s)://host[:port][/prefix], at least one
+  std::string region = "us-east-1";
+  std::string availability_zone;        // empty: not reported
+  std::string bucket;
+  bool path_style = true;               // host/bucket/key; false: bucket.host/key (AWS style)
+  std::string provider = "S3-compatible";  // for /service/storage-backends
+  std::string store_product = "S3";
+  bool default_storage = false;         // the target of POST /flows/{id}/storage without storage_id
+  std::string access_key_id;            // never logged
+  std::string secret_access_key;        // never logged
+  int64_t timeout_ms = 5000;            // each server-side request (HEAD, DELETE, probe)
+  int64_t health_check_ms = 5000;       // between probes of each endpoint
+};
+
 // Everything `tams serve` can be told. Plain data; copy freely.
 //
 // Each field has one key. In the TOML file the key is the field name (`page_limit_max = 5`); in
@@ -64,6 +84,11 @@ struct Config {
   std::string jwt_issuer;                  // when set, tokens' `iss` must equal it
   std::string jwt_audience;                // when set, tokens' `aud` must contain it
   int64_t jwt_clock_skew_seconds = 60;     // leeway for `exp` and `nbf`
+  // Storage backends. local_storage: "default" (the local store takes allocations without a
+  // storage_id), "secondary" (offered, not the default) or "disabled"; left unset it is
+  // "default" unless an S3 backend is marked default. Exactly one backend ends up default.
+  std::string local_storage;
+  std::vector<S3BackendConfig> s3_backends;
 };
 
 // True when JWT bearer tokens are configured (a secret, a JWKS file or a JWKS URL).

@@ -4,6 +4,7 @@
 #include <boost/json/array.hpp>
 #include <boost/json/object.hpp>
 #include <boost/json/value.hpp>
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -22,6 +23,9 @@ struct SegmentOptions {
   // were never uploaded (the lesson of other stores: a registered segment must be readable).
   bool check_uploads = true;
 };
+
+// Whether an allocated object's bytes were uploaded (defined in segments.cc).
+struct UploadCheck;
 
 // TAMS semantics of /flows/{id}/segments (POST and GET). Thread-safe.
 class Segments {
@@ -58,6 +62,10 @@ class Segments {
   ListResult list(const std::string& flow_id, const ListQuery& query, const std::string& base_url);
 
  private:
+  // For each object of `body` allocated in one of our backends and not yet registered: whether
+  // its bytes were uploaded (asked before the write transaction, several at a time).
+  std::map<std::string, UploadCheck> check_uploads(const boost::json::value& body) const;
+
   store::MetadataStore& store_;
   const media::Backends& backends_;
   SegmentOptions options_;

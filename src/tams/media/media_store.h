@@ -1,9 +1,10 @@
 // MediaStore: where media object bytes live. The local store (files under the data dir, served
-// by tams itself at signed URLs) is the embedded default; S3-compatible stores come later.
-// Only media/ touches object bytes or object-store APIs.
+// by tams itself at signed URLs) is the embedded default; s3/S3MediaStore keeps them in an
+// S3-compatible bucket. Only media/ touches object bytes or object-store APIs.
 #pragma once
 
 #include <cstdint>
+#include <stdexcept>
 #include <string>
 
 namespace tams::media {
@@ -20,6 +21,13 @@ struct StorageBackend {
   bool default_storage = false;
 };
 
+// The store cannot be reached now (all its endpoints are down, or it answered with an error);
+// retrying later may succeed. what() is one line for clients: no credentials, no URLs' query.
+class StoreUnavailable : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
 // One storage backend. Implementations are thread-safe.
 class MediaStore {
  public:
@@ -29,15 +37,20 @@ class MediaStore {
 
   // A URL to upload the object's bytes with HTTP PUT, valid for the configured expiry.
   // `base_url` ("http://host:port") is where this tams instance is reached by the client; stores
-  // that sign URLs of another server ignore it.
+  // that sign URLs of another server ignore it. Throws StoreUnavailable when the store cannot
+  // take uploads now (no healthy endpoint).
   virtual std::string put_url(const std::string& base_url, const std::string& object_id) const = 0;
-  // A presigned URL to download the object's bytes with HTTP GET (or HEAD).
+  // A presigned URL to download the object's bytes with HTTP GET (or HEAD). Never throws
+  // StoreUnavailable: listings stay available while a store is down (decisions.md).
   virtual std::string get_url(const std::string& base_url, const std::string& object_id) const = 0;
+  // Number of put and get URLs signed since start (for /metrics).
+  virtual uint64_t urls_signed() const = 0;
 
-  // True when the object's bytes have been uploaded completely.
+  // True when the object's bytes have been uploaded completely. Throws StoreUnavailable when
+  // the store cannot tell now.
   virtual bool exists(const std::string& object_id) const = 0;
-  // Removes the object's bytes; no error when they are absent. Throws std::runtime_error when
-  // the store cannot be reached or refuses.
+  // Removes the object's bytes; no error when they are absent. A store that cannot be reached
+  // either throws std::runtime_error or keeps the intent and retries by itself (S3).
   virtual void remove(const std::string& object_id) = 0;
 };
 

@@ -47,7 +47,6 @@ int main(int argc, char** argv) {
   o.credentials = {"AKIAIOSFODNN7EXAMPLE", "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"};
   o.health_interval = std::chrono::hours(1);
   o.timeout = std::chrono::milliseconds(200);
-  o.state_dir = dir;
   auto store = tams::media::s3::S3MediaStore::open(o);
 
   // Object ids as tams allocates them (UUIDs), plus a path-like prefix clients often use.

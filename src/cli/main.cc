@@ -134,7 +134,6 @@ int serve(const tams::config::FlagOverrides& flags) {
     o.url_expiry_seconds = cfg.media_url_expiry_seconds;
     o.timeout = std::chrono::milliseconds(b.timeout_ms);
     o.health_interval = std::chrono::milliseconds(b.health_check_ms);
-    o.state_dir = fs::path(cfg.data_dir) / "media";
     s3_stores.push_back(tams::media::s3::S3MediaStore::open(std::move(o)));
     backends.add(*s3_stores.back());
     spdlog::info("storage backend {} ({}): bucket {} at {} endpoint(s){}", b.label, b.id, b.bucket,

@@ -332,7 +332,7 @@ def test_storage_id_selects_backend_and_filters(kind, s, plain):
 @needs_s3
 def test_endpoint_down_then_back(tmp_path, plain):
     proxy = TcpProxy(s3_target()).start()
-    srv, _ = start_server(tmp_path / "down", "s3",
+    srv, _ = start_server(tmp_path / "down", "s3", env={"TAMS_JOB_LEASE_SECONDS": "2"},
                           backends=[("gw", S3_BUCKETS[0], [proxy.url], True)])
     try:
         with srv.api() as s:

@@ -1,13 +1,8 @@
 #include "tams/media/s3/s3_media_store.h"
 
-#include <fcntl.h>
 #include <spdlog/spdlog.h>
-#include <unistd.h>
 
-#include <cerrno>
 #include <ctime>
-#include <fstream>
-#include <system_error>
 #include <utility>
 
 namespace tams::media::s3 {
@@ -27,30 +22,6 @@ const std::string& cached_amz_date(int64_t now) {
   return text;
 }
 
-std::string hex_encode(std::string_view s) {
-  return to_hex(reinterpret_cast<const uint8_t*>(s.data()), s.size());
-}
-
-std::optional<std::string> hex_decode(std::string_view s) {
-  auto digit = [](char c) -> int {
-    if (c >= '0' && c <= '9') return c - '0';
-    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-    return -1;
-  };
-  if (s.size() % 2 != 0) return std::nullopt;
-  std::string out;
-  for (size_t i = 0; i < s.size(); i += 2) {
-    const int hi = digit(s[i]), lo = digit(s[i + 1]);
-    if (hi < 0 || lo < 0) return std::nullopt;
-    out += static_cast<char>(hi * 16 + lo);
-  }
-  return out;
-}
-
-void throw_errno(const std::string& what) {
-  throw std::system_error(errno, std::generic_category(), what);
-}
-
 }  // namespace
 
 std::unique_ptr<S3MediaStore> S3MediaStore::open(S3Options options) {
@@ -63,16 +34,6 @@ std::unique_ptr<S3MediaStore> S3MediaStore::open(S3Options options) {
     }
   }
   std::unique_ptr<S3MediaStore> store(new S3MediaStore(std::move(options), std::move(endpoints)));
-  std::filesystem::create_directories(store->options_.state_dir);
-  if (std::ifstream in(store->pending_file_); in) {
-    std::string line;
-    while (std::getline(in, line)) {
-      if (auto id = hex_decode(line)) store->pending_.insert(*id);
-    }
-  }
-  if (!store->pending_.empty()) {
-    spdlog::info("{}: {} object deletions pending from before", store->name_, store->pending_.size());
-  }
   store->check_now();
   store->thread_ = std::thread([s = store.get()] { s->run(); });
   return store;
@@ -84,8 +45,7 @@ S3MediaStore::S3MediaStore(S3Options options, std::vector<Endpoint> endpoints)
       signer_(options_.credentials, options_.backend.region.empty() ? "us-east-1"
                                                                     : options_.backend.region),
       endpoints_(name_, std::move(endpoints)),
-      client_(signer_, options_.timeout),
-      pending_file_(options_.state_dir / ("s3-" + options_.backend.id + ".pending-deletes")) {}
+      client_(signer_, options_.timeout) {}
 
 S3MediaStore::~S3MediaStore() {
   {
@@ -157,50 +117,11 @@ bool S3MediaStore::exists(const std::string& object_id) const {
                          " to the check of an object");
 }
 
-bool S3MediaStore::delete_now(const std::string& object_id) const {
-  const Reply r = send("DELETE", object_id);
-  if (r.status == 204 || r.status == 200 || r.status == 404) return true;
-  spdlog::warn("{}: could not delete object {} ({}); will retry", name_, object_id,
-               r.reached() ? "HTTP " + std::to_string(r.status) : r.error);
-  return false;
-}
-
 void S3MediaStore::remove(const std::string& object_id) {
-  if (delete_now(object_id)) return;
-  std::lock_guard lock(mutex_);
-  if (pending_.insert(object_id).second) save_pending_locked();
-}
-
-size_t S3MediaStore::pending_deletions() const {
-  std::lock_guard lock(mutex_);
-  return pending_.size();
-}
-
-// Written to a temporary file, fsynced and renamed over the old one: a crash keeps either list.
-void S3MediaStore::save_pending_locked() const {
-  const std::filesystem::path tmp = pending_file_.string() + ".tmp";
-  const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-  if (fd < 0) throw_errno("cannot write " + tmp.string());
-  std::string text;
-  for (const auto& id : pending_) text += hex_encode(id) + "\n";
-  size_t done = 0;
-  while (done < text.size()) {
-    const ssize_t n = ::write(fd, text.data() + done, text.size() - done);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) {
-      ::close(fd);
-      throw_errno("cannot write " + tmp.string());
-    }
-    done += static_cast<size_t>(n);
-  }
-  if (::fsync(fd) != 0) {
-    ::close(fd);
-    throw_errno("cannot fsync " + tmp.string());
-  }
-  ::close(fd);
-  if (::rename(tmp.c_str(), pending_file_.c_str()) != 0) {
-    throw_errno("cannot rename " + tmp.string());
-  }
+  const Reply r = send("DELETE", object_id);
+  if (r.status == 204 || r.status == 200 || r.status == 404) return;
+  throw StoreUnavailable(name_ + " could not delete object " + object_id + " (" +
+                         (r.reached() ? "HTTP " + std::to_string(r.status) : r.error) + ")");
 }
 
 void S3MediaStore::check_now() {
@@ -219,26 +140,6 @@ void S3MediaStore::check_now() {
       }
     }
   }
-  if (!endpoints_.any_healthy()) return;
-  std::vector<std::string> todo;
-  {
-    std::lock_guard lock(mutex_);
-    todo.assign(pending_.begin(), pending_.end());
-  }
-  if (todo.empty()) return;
-  std::vector<std::string> done;
-  for (const auto& id : todo) {
-    if (delete_now(id)) done.push_back(id);
-  }
-  if (done.empty()) return;
-  std::lock_guard lock(mutex_);
-  for (const auto& id : done) pending_.erase(id);
-  try {
-    save_pending_locked();
-  } catch (const std::exception& e) {
-    spdlog::error("{}: {}", name_, e.what());
-  }
-  spdlog::info("{}: {} pending object deletions done", name_, done.size());
 }
 
 void S3MediaStore::run() {

@@ -6,18 +6,16 @@
 // The object key is the object id as it is (any bytes; URI-encoded in URLs, '/' kept).
 // Presigned URLs go to the healthy endpoints in rotation; with none healthy, put_url throws
 // StoreUnavailable (an allocation answers 503) while get_url still signs for some endpoint (a
-// listing never fails because a store is down). A DELETE that cannot be done now is kept in
-// STATE_DIR/s3-<backend id>.pending-deletes and retried by the background thread until the
-// store has removed the object, across restarts.
+// listing never fails because a store is down). A DELETE that cannot be done now throws
+// StoreUnavailable; the garbage collector keeps the deletion in its durable queue (the store's
+// media_deletions) and retries it, from any instance, until it succeeds.
 #pragma once
 
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
-#include <filesystem>
 #include <memory>
 #include <mutex>
-#include <set>
 #include <string>
 #include <thread>
 #include <vector>
@@ -38,15 +36,13 @@ struct S3Options {
   int64_t url_expiry_seconds = 3600;    // lifetime of presigned URLs (at most 7 days)
   std::chrono::milliseconds timeout{5000};          // of each server-side request
   std::chrono::milliseconds health_interval{5000};  // between probes of every endpoint
-  std::filesystem::path state_dir;      // where pending deletions are kept
 };
 
 // Thread-safe.
 class S3MediaStore : public MediaStore {
  public:
-  // Parses the endpoints (std::invalid_argument naming the bad one), loads pending deletions,
-  // probes every endpoint once and starts the background thread (probes, pending deletions).
-  // Throws std::system_error when the state dir cannot be used.
+  // Parses the endpoints (std::invalid_argument naming the bad one), probes every endpoint once
+  // and starts the background thread that probes them again every health_interval.
   static std::unique_ptr<S3MediaStore> open(S3Options options);
   ~S3MediaStore() override;
 
@@ -56,9 +52,7 @@ class S3MediaStore : public MediaStore {
   uint64_t urls_signed() const override { return urls_signed_.load(std::memory_order_relaxed); }
   // HEAD of the object: 200 true, 404 false; otherwise StoreUnavailable.
   bool exists(const std::string& object_id) const override;
-  // DELETE of the object (404 is success); when the store cannot do it now, the deletion is
-  // kept durably and retried in the background. Throws std::system_error only when the
-  // pending-deletions file cannot be written.
+  // DELETE of the object (404 is success); StoreUnavailable when the store cannot do it now.
   void remove(const std::string& object_id) override;
 
   // A presigned URL for `method` on endpoint `endpoint` at unix time `now` (for the benchmark
@@ -66,9 +60,7 @@ class S3MediaStore : public MediaStore {
   std::string presigned_url(std::string_view method, size_t endpoint, const std::string& object_id,
                             int64_t now) const;
   const EndpointSet& endpoints() const { return endpoints_; }
-  // Object ids whose deletion is pending.
-  size_t pending_deletions() const;
-  // Probes every endpoint now and retries pending deletions (what the thread does each interval).
+  // Probes every endpoint now (what the thread does each interval).
   void check_now();
 
   S3MediaStore(const S3MediaStore&) = delete;
@@ -80,8 +72,6 @@ class S3MediaStore : public MediaStore {
   std::pair<std::string, std::string> locate(size_t i, std::string_view key) const;
   // Sends the request to healthy endpoints in turn until one answers; marks those that do not.
   Reply send(std::string_view method, std::string_view key) const;
-  bool delete_now(const std::string& object_id) const;
-  void save_pending_locked() const;
   void run();
 
   S3Options options_;
@@ -91,9 +81,7 @@ class S3MediaStore : public MediaStore {
   Client client_;
   mutable std::atomic<uint64_t> urls_signed_{0};
 
-  std::filesystem::path pending_file_;
-  mutable std::mutex mutex_;  // guards pending_, stop_ and last_refusal_
-  std::set<std::string> pending_;
+  mutable std::mutex mutex_;  // guards stop_ and last_refusal_
   std::condition_variable wake_;
   bool stop_ = false;
   long last_refusal_ = 0;  // the last 403/404 a probe logged

@@ -437,6 +437,21 @@ const Field kFields[] = {
      }},
     {"jwt_clock_skew_seconds", Type::kInteger,
      [](Config& c, Value v) { c.jwt_clock_skew_seconds = num(v); }, 0, 3600},
+    {"metrics_access", Type::kString,
+     [](Config& c, Value v) {
+       if (str(v) != "loopback" && str(v) != "authenticated" && str(v) != "public") {
+         fail("expected loopback, authenticated or public, got \"" + str(v) + "\"");
+       }
+       c.metrics_access = std::move(str(v));
+     }},
+    {"cache_flows", Type::kInteger, [](Config& c, Value v) { c.cache_flows = num(v); }, 0,
+     10000000},
+    {"cache_sources", Type::kInteger, [](Config& c, Value v) { c.cache_sources = num(v); }, 0,
+     10000000},
+    {"cache_segment_pages", Type::kInteger,
+     [](Config& c, Value v) { c.cache_segment_pages = num(v); }, 0, 10000000},
+    {"cache_segment_page_max_age_ms", Type::kInteger,
+     [](Config& c, Value v) { c.cache_segment_page_max_age_ms = num(v); }, 1, 60000},
 };
 
 const Field* find_field(std::string_view key) {

@@ -61,6 +61,15 @@ struct Config {
   std::string jwt_issuer;                  // when set, tokens' `iss` must equal it
   std::string jwt_audience;                // when set, tokens' `aud` must contain it
   int64_t jwt_clock_skew_seconds = 60;     // leeway for `exp` and `nbf`
+  // Observability and caches (docs/metrics.md, docs/architecture.md#caches).
+  // Who may GET /metrics: "loopback" (clients on 127.0.0.0/8 or ::1 without credentials, others
+  // with the read scope), "authenticated" (everybody with the read scope), "public" (anybody).
+  std::string metrics_access = "loopback";
+  int64_t cache_flows = 10000;            // flow documents cached (0: no cache)
+  int64_t cache_sources = 10000;          // source documents cached (0: no cache)
+  int64_t cache_segment_pages = 10000;    // segment listing pages cached (0: no cache)
+  int64_t cache_segment_page_max_age_ms = 2000;  // a cached page (and its signed URLs) is
+                                                 // served for at most this long
 };
 
 // True when JWT bearer tokens are configured (a secret, a JWKS file or a JWKS URL).

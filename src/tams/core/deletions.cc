@@ -42,6 +42,9 @@ int64_t Deletions::delete_batch(const std::string& flow_id, const time::TimeRang
                                 const std::optional<std::string>& object_id, int64_t& last_end,
                                 store::DeletionRequestRecord* request) {
   int64_t n = 0;
+  AfterWrite invalidate([&] {
+    if (cache_ && n > 0) cache_->invalidate_segments(flow_id);
+  });
   store_.write([&](store::WriteTransaction& tx) {
     auto deleted = tx.delete_segments(flow_id, range, object_id, options_.batch_size);
     n = static_cast<int64_t>(deleted.size());

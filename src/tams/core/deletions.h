@@ -26,8 +26,10 @@ struct DeletionOptions {
 // Thread-safe.
 class Deletions {
  public:
-  Deletions(store::MetadataStore& store, Flows& flows, DeletionOptions options)
-      : store_(store), flows_(flows), options_(options) {}
+  // `cache` (optional, outliving this) is told about every batch of deleted segments.
+  Deletions(store::MetadataStore& store, Flows& flows, DeletionOptions options,
+            MetadataCache* cache = nullptr)
+      : store_(store), flows_(flows), options_(options), cache_(cache) {}
 
   struct Outcome {
     bool done = false;             // everything was deleted (204)
@@ -64,6 +66,7 @@ class Deletions {
   store::MetadataStore& store_;
   Flows& flows_;
   DeletionOptions options_;
+  MetadataCache* cache_;
 };
 
 }  // namespace tams::core

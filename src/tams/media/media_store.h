@@ -3,8 +3,15 @@
 // Only media/ touches object bytes or object-store APIs.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
+#include <optional>
 #include <string>
+#include <string_view>
+
+namespace tams::obs {
+class Counter;
+}
 
 namespace tams::media {
 
@@ -39,6 +46,21 @@ class MediaStore {
   // Removes the object's bytes; no error when they are absent. Throws std::runtime_error when
   // the store cannot be reached or refuses.
   virtual void remove(const std::string& object_id) = 0;
+
+  // Why the store cannot be used now (one line, e.g. "directory ... is missing"), or nullopt
+  // when it can. Quick and bounded: GET /health/ready calls it.
+  virtual std::optional<std::string> unreachable() const = 0;
+
+ protected:
+  enum class SignedMethod { kGet, kPut };
+  // Every store calls this once per URL it signs (put_url, get_url), so presigning is counted
+  // the same way for every backend: tams_presigned_urls_total{storage_id, method}. Lock-free
+  // after the first call per method. Thread-safe.
+  void count_signed_url(SignedMethod method) const;
+
+ private:
+  mutable std::atomic<obs::Counter*> signed_get_{nullptr};
+  mutable std::atomic<obs::Counter*> signed_put_{nullptr};
 };
 
 }  // namespace tams::media

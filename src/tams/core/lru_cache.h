@@ -1,0 +1,164 @@
+// LruCache: a bounded in-process cache with generation-checked inserts, counting hits, misses
+// and evictions.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <list>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+
+#include "tams/obs/metrics.h"
+
+namespace tams::core {
+
+// Values are immutable and shared: a hit hands out a reference to the cached value, never a
+// copy. Entries are keyed by (group, key); a group (a flow id) can be dropped at once.
+//
+// Staleness: a reader that loaded a value from the database before a write committed must not
+// put it into the cache after the write's invalidation ran. So a loader takes generation()
+// *before* it starts its read, and insert() refuses the value when any invalidation happened
+// since (every invalidation bumps the generation under the same lock). A writer invalidates
+// after its commit: a value inserted between the commit and the invalidation is erased by it.
+//
+// Thread-safe: one mutex guards the map and the recency list (held for a hash lookup and a list
+// splice). Not copyable.
+template <class V>
+class LruCache {
+ public:
+  struct Counters {
+    obs::Counter* hits;
+    obs::Counter* misses;
+    obs::Counter* evictions;   // entries pushed out by the size bound
+    obs::Gauge* entries;       // entries held now
+  };
+
+  // Holds at most `max_entries` (0 disables the cache: nothing is kept, lookups miss without
+  // counting). Entries older than `max_age` are not served (zero: no age limit).
+  LruCache(size_t max_entries, std::chrono::steady_clock::duration max_age, Counters counters)
+      : max_entries_(max_entries), max_age_(max_age), counters_(counters) {}
+  LruCache(const LruCache&) = delete;
+  LruCache& operator=(const LruCache&) = delete;
+
+  bool enabled() const { return max_entries_ > 0; }
+
+  // Take before loading a value to insert().
+  uint64_t generation() const {
+    std::lock_guard lock(mutex_);
+    return generation_;
+  }
+
+  // The cached value, or null (a miss). Counts the hit or miss.
+  std::shared_ptr<const V> find(std::string_view group, std::string_view key) {
+    if (!enabled()) return nullptr;
+    std::lock_guard lock(mutex_);
+    auto g = groups_.find(group);
+    if (g != groups_.end()) {
+      auto e = g->second.find(key);
+      if (e != g->second.end()) {
+        auto it = e->second;
+        if (max_age_.count() == 0 || std::chrono::steady_clock::now() - it->inserted < max_age_) {
+          lru_.splice(lru_.begin(), lru_, it);
+          counters_.hits->inc();
+          return it->value;
+        }
+        erase_locked(it);  // too old: dropped, then counted as a miss
+      }
+    }
+    counters_.misses->inc();
+    return nullptr;
+  }
+
+  // Caches `value` unless an invalidation happened after `generation` was taken (the value may
+  // then be stale). Evicts the least recently used entries beyond the bound.
+  void insert(std::string group, std::string key, std::shared_ptr<const V> value,
+              uint64_t generation) {
+    if (!enabled()) return;
+    std::lock_guard lock(mutex_);
+    if (generation != generation_) return;
+    auto& in_group = groups_[group];
+    if (auto e = in_group.find(key); e != in_group.end()) erase_locked(e->second);
+    lru_.push_front(Entry{group, key, std::move(value), std::chrono::steady_clock::now()});
+    groups_[group].emplace(std::move(key), lru_.begin());
+    while (lru_.size() > max_entries_) {
+      erase_locked(std::prev(lru_.end()));
+      counters_.evictions->inc();
+    }
+    counters_.entries->set(static_cast<int64_t>(lru_.size()));
+  }
+
+  // Drops every entry of `group`.
+  void erase_group(std::string_view group) {
+    std::lock_guard lock(mutex_);
+    ++generation_;
+    auto g = groups_.find(group);
+    if (g == groups_.end()) return;
+    for (auto& [key, it] : g->second) lru_.erase(it);
+    groups_.erase(g);
+    counters_.entries->set(static_cast<int64_t>(lru_.size()));
+  }
+
+  // Drops everything.
+  void clear() {
+    std::lock_guard lock(mutex_);
+    ++generation_;
+    lru_.clear();
+    groups_.clear();
+    counters_.entries->set(0);
+  }
+
+  // The cached value, or the one `load()` (returning std::shared_ptr<V>) reads, which is then
+  // cached under the generation taken before it ran. `load` may throw: nothing is cached.
+  template <class Load>
+  std::shared_ptr<const V> find_or_load(const std::string& group, const std::string& key,
+                                        Load&& load) {
+    if (auto hit = find(group, key)) return hit;
+    const uint64_t before = generation();
+    std::shared_ptr<const V> value = load();
+    insert(group, key, value, before);
+    return value;
+  }
+
+  size_t size() const {
+    std::lock_guard lock(mutex_);
+    return lru_.size();
+  }
+
+ private:
+  struct Entry {
+    std::string group;
+    std::string key;
+    std::shared_ptr<const V> value;
+    std::chrono::steady_clock::time_point inserted;
+  };
+  using Iterator = typename std::list<Entry>::iterator;
+  // Transparent hashing: lookups by string_view allocate nothing.
+  struct Hash {
+    using is_transparent = void;
+    size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
+  };
+  using Group = std::unordered_map<std::string, Iterator, Hash, std::equal_to<>>;
+
+  void erase_locked(Iterator it) {
+    auto g = groups_.find(it->group);
+    if (g != groups_.end()) {
+      g->second.erase(it->key);
+      if (g->second.empty()) groups_.erase(g);
+    }
+    lru_.erase(it);
+    counters_.entries->set(static_cast<int64_t>(lru_.size()));
+  }
+
+  const size_t max_entries_;
+  const std::chrono::steady_clock::duration max_age_;
+  const Counters counters_;
+  mutable std::mutex mutex_;
+  uint64_t generation_ = 0;
+  std::list<Entry> lru_;  // most recently used first
+  std::unordered_map<std::string, Group, Hash, std::equal_to<>> groups_;
+};
+
+}  // namespace tams::core

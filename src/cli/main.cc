@@ -123,7 +123,7 @@ int serve(const tams::config::FlagOverrides& flags) {
   tams::core::MetadataCacheOptions cache_options;
   cache_options.flows = static_cast<size_t>(cfg.cache_flows);
   cache_options.sources = static_cast<size_t>(cfg.cache_sources);
-  cache_options.segment_pages = static_cast<size_t>(cfg.cache_segment_pages);
+  cache_options.segments = static_cast<size_t>(cfg.cache_segments);
   cache_options.segment_page_max_age = std::min(
       std::chrono::milliseconds(cfg.cache_segment_page_max_age_ms),
       std::chrono::milliseconds(cfg.media_url_expiry_seconds * 1000 / 2));

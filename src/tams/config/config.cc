@@ -448,8 +448,8 @@ const Field kFields[] = {
      10000000},
     {"cache_sources", Type::kInteger, [](Config& c, Value v) { c.cache_sources = num(v); }, 0,
      10000000},
-    {"cache_segment_pages", Type::kInteger,
-     [](Config& c, Value v) { c.cache_segment_pages = num(v); }, 0, 10000000},
+    {"cache_segments", Type::kInteger, [](Config& c, Value v) { c.cache_segments = num(v); }, 0,
+     100000000},
     {"cache_segment_page_max_age_ms", Type::kInteger,
      [](Config& c, Value v) { c.cache_segment_page_max_age_ms = num(v); }, 1, 60000},
 };

@@ -67,7 +67,7 @@ struct Config {
   std::string metrics_access = "loopback";
   int64_t cache_flows = 10000;            // flow documents cached (0: no cache)
   int64_t cache_sources = 10000;          // source documents cached (0: no cache)
-  int64_t cache_segment_pages = 10000;    // segment listing pages cached (0: no cache)
+  int64_t cache_segments = 20000;         // segments held in cached listing pages (0: no cache)
   int64_t cache_segment_page_max_age_ms = 2000;  // a cached page (and its signed URLs) is
                                                  // served for at most this long
 };

@@ -16,7 +16,8 @@
 namespace tams::core {
 
 // Values are immutable and shared: a hit hands out a reference to the cached value, never a
-// copy. Entries are keyed by (group, key); a group (a flow id) can be dropped at once.
+// copy. Entries are keyed by (group, key); a group (a flow id) can be dropped at once. Each
+// entry has a cost (1, or e.g. the number of segments in a page) and the total cost is bounded.
 //
 // Staleness: a reader that loaded a value from the database before a write committed must not
 // put it into the cache after the write's invalidation ran. So a loader takes generation()
@@ -36,14 +37,15 @@ class LruCache {
     obs::Gauge* entries;       // entries held now
   };
 
-  // Holds at most `max_entries` (0 disables the cache: nothing is kept, lookups miss without
-  // counting). Entries older than `max_age` are not served (zero: no age limit).
-  LruCache(size_t max_entries, std::chrono::steady_clock::duration max_age, Counters counters)
-      : max_entries_(max_entries), max_age_(max_age), counters_(counters) {}
+  // Holds entries of total cost at most `max_cost` (0 disables the cache: nothing is kept,
+  // lookups miss without counting). Entries older than `max_age` are not served (zero: no age
+  // limit).
+  LruCache(size_t max_cost, std::chrono::steady_clock::duration max_age, Counters counters)
+      : max_cost_(max_cost), max_age_(max_age), counters_(counters) {}
   LruCache(const LruCache&) = delete;
   LruCache& operator=(const LruCache&) = delete;
 
-  bool enabled() const { return max_entries_ > 0; }
+  bool enabled() const { return max_cost_ > 0; }
 
   // Take before loading a value to insert().
   uint64_t generation() const {
@@ -73,17 +75,20 @@ class LruCache {
   }
 
   // Caches `value` unless an invalidation happened after `generation` was taken (the value may
-  // then be stale). Evicts the least recently used entries beyond the bound.
+  // then be stale), or its cost alone exceeds the bound. Evicts the least recently used entries
+  // beyond the bound.
   void insert(std::string group, std::string key, std::shared_ptr<const V> value,
-              uint64_t generation) {
-    if (!enabled()) return;
+              uint64_t generation, size_t cost = 1) {
+    if (!enabled() || cost > max_cost_) return;
     std::lock_guard lock(mutex_);
     if (generation != generation_) return;
-    auto& in_group = groups_[group];
-    if (auto e = in_group.find(key); e != in_group.end()) erase_locked(e->second);
-    lru_.push_front(Entry{group, key, std::move(value), std::chrono::steady_clock::now()});
+    if (auto g = groups_.find(group); g != groups_.end()) {
+      if (auto e = g->second.find(key); e != g->second.end()) erase_locked(e->second);
+    }
+    lru_.push_front(Entry{group, key, std::move(value), std::chrono::steady_clock::now(), cost});
+    cost_ += cost;
     groups_[group].emplace(std::move(key), lru_.begin());
-    while (lru_.size() > max_entries_) {
+    while (cost_ > max_cost_) {
       erase_locked(std::prev(lru_.end()));
       counters_.evictions->inc();
     }
@@ -96,7 +101,10 @@ class LruCache {
     ++generation_;
     auto g = groups_.find(group);
     if (g == groups_.end()) return;
-    for (auto& [key, it] : g->second) lru_.erase(it);
+    for (auto& [key, it] : g->second) {
+      cost_ -= it->cost;
+      lru_.erase(it);
+    }
     groups_.erase(g);
     counters_.entries->set(static_cast<int64_t>(lru_.size()));
   }
@@ -107,19 +115,26 @@ class LruCache {
     ++generation_;
     lru_.clear();
     groups_.clear();
+    cost_ = 0;
     counters_.entries->set(0);
   }
 
   // The cached value, or the one `load()` (returning std::shared_ptr<V>) reads, which is then
   // cached under the generation taken before it ran. `load` may throw: nothing is cached.
-  template <class Load>
+  // `cost(const V&)` gives the entry's cost.
+  template <class Load, class Cost>
   std::shared_ptr<const V> find_or_load(const std::string& group, const std::string& key,
-                                        Load&& load) {
+                                        Load&& load, Cost&& cost) {
     if (auto hit = find(group, key)) return hit;
     const uint64_t before = generation();
     std::shared_ptr<const V> value = load();
-    insert(group, key, value, before);
+    insert(group, key, value, before, cost(*value));
     return value;
+  }
+  template <class Load>
+  std::shared_ptr<const V> find_or_load(const std::string& group, const std::string& key,
+                                        Load&& load) {
+    return find_or_load(group, key, std::forward<Load>(load), [](const V&) { return 1; });
   }
 
   size_t size() const {
@@ -133,6 +148,7 @@ class LruCache {
     std::string key;
     std::shared_ptr<const V> value;
     std::chrono::steady_clock::time_point inserted;
+    size_t cost;
   };
   using Iterator = typename std::list<Entry>::iterator;
   // Transparent hashing: lookups by string_view allocate nothing.
@@ -148,15 +164,17 @@ class LruCache {
       g->second.erase(it->key);
       if (g->second.empty()) groups_.erase(g);
     }
+    cost_ -= it->cost;
     lru_.erase(it);
     counters_.entries->set(static_cast<int64_t>(lru_.size()));
   }
 
-  const size_t max_entries_;
+  const size_t max_cost_;
   const std::chrono::steady_clock::duration max_age_;
   const Counters counters_;
   mutable std::mutex mutex_;
   uint64_t generation_ = 0;
+  size_t cost_ = 0;  // of the entries held
   std::list<Entry> lru_;  // most recently used first
   std::unordered_map<std::string, Group, Hash, std::equal_to<>> groups_;
 };

@@ -23,7 +23,7 @@ typename LruCache<V>::Counters counters(obs::Registry& registry, const char* cac
 MetadataCache::MetadataCache(MetadataCacheOptions options, obs::Registry& registry)
     : flows_(options.flows, {}, counters<boost::json::object>(registry, "flows")),
       sources_(options.sources, {}, counters<boost::json::object>(registry, "sources")),
-      segment_pages_(options.segment_pages, options.segment_page_max_age,
+      segment_pages_(options.segments, options.segment_page_max_age,
                      counters<SegmentPage>(registry, "segment_pages")) {}
 
 }  // namespace tams::core

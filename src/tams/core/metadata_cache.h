@@ -18,7 +18,9 @@ namespace tams::core {
 struct MetadataCacheOptions {
   size_t flows = 10000;           // flow documents kept (0: no flow cache)
   size_t sources = 10000;         // source documents kept (0: no source cache)
-  size_t segment_pages = 10000;   // segment listing pages kept (0: no segment cache)
+  // Segments held in cached listing pages, all pages together (0: no segment cache). A cached
+  // segment takes about 1 KB.
+  size_t segments = 20000;
   // A cached segment page carries signed URLs whose expiry was fixed when it was built; it is
   // served for at most this long, so URLs handed out are never more than this much older.
   std::chrono::milliseconds segment_page_max_age{2000};
@@ -45,7 +47,8 @@ class MetadataCache {
   LruCache<boost::json::object>& flows() { return flows_; }
   // The decorated source document, keyed by source id.
   LruCache<boost::json::object>& sources() { return sources_; }
-  // Segment listing pages, grouped by flow id, keyed by the normalised query.
+  // Segment listing pages, grouped by flow id, keyed by the normalised query; a page costs its
+  // number of segments (at least 1).
   LruCache<SegmentPage>& segment_pages() { return segment_pages_; }
 
   // The flow's document changed (properties, tags, segments_updated).

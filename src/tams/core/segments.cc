@@ -189,7 +189,9 @@ std::shared_ptr<const Segments::ListResult> Segments::list(const std::string& fl
   if (!is_valid_id(flow_id)) not_found("\"" + flow_id + "\" is not a valid flow id");
   auto load = [&] { return load_page(flow_id, query, base_url); };
   if (!cache_ || !cache_->segment_pages().enabled()) return load();
-  return cache_->segment_pages().find_or_load(flow_id, page_key(query, base_url), load);
+  return cache_->segment_pages().find_or_load(
+      flow_id, page_key(query, base_url), load,
+      [](const ListResult& page) { return std::max<size_t>(1, page.segments.size()); });
 }
 
 std::shared_ptr<Segments::ListResult> Segments::load_page(const std::string& flow_id,

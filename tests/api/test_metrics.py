@@ -248,3 +248,23 @@ def test_ready_is_503_naming_the_storage_when_it_is_gone(tams_server):
     assert "storage" in body["summary"] and "database" not in body["summary"]
     assert str(srv.data_dir) not in body["summary"]  # paths go to the log only
     assert check(anon.get("/health/live"), 200) == {"status": "live"}
+
+
+def test_docs_and_dashboard_name_only_real_metrics(api):
+    """docs/metrics.md lists every family the server exposes, and the Grafana dashboard queries
+    only families that exist."""
+    import json
+    from tams_helpers import REPO_ROOT
+    flow = make_flow("data")
+    check(api.put(f"/flows/{flow['id']}", json=flow), 201)
+    check(api.post(f"/flows/{flow['id']}/storage", json={"limit": 1}), 201)
+    _, types = scrape(api)
+    docs = (REPO_ROOT / "docs" / "metrics.md").read_text()
+    documented = set(re.findall(r"^\| `([a-z_]+)` \|", docs, re.MULTILINE))
+    assert set(types) <= documented, f"undocumented: {set(types) - documented}"
+    dashboard = json.loads((REPO_ROOT / "deploy" / "grafana" / "tams.json").read_text())
+    exprs = [t["expr"] for p in dashboard["panels"] for t in p.get("targets", [])]
+    used = {re.sub(r"_(bucket|sum|count)$", "", m)
+            for e in exprs for m in re.findall(r"\b((?:tams|process)_[a-z_]+)\b", e)}
+    assert used <= documented and used <= set(types) | {"tams_presigned_urls_total"}, \
+        f"dashboard names unknown metrics: {used - set(types)}"

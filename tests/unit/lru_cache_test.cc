@@ -127,3 +127,23 @@ TEST(LruCacheTest, ConcurrentReadersNeverKeepAStaleValue) {
 
 }  // namespace
 }  // namespace tams::core
+
+namespace tams::core {
+namespace {
+
+TEST(LruCacheTest, SecondMissAdmissionCachesOnlyKeysAskedForAgain) {
+  Fixture f;
+  LruCache<int> cache(10, {}, f.counters(), LruCache<int>::Admission::kSecondMiss);
+  for (int i = 0; i < 5; ++i) {  // five different keys, once each: nothing is kept
+    cache.find_or_load("flow", std::to_string(i), [&] { return std::make_shared<int>(i); });
+  }
+  EXPECT_EQ(cache.size(), 0u);
+  cache.find_or_load("flow", "tail", [] { return std::make_shared<int>(7); });
+  EXPECT_EQ(cache.size(), 0u);
+  cache.find_or_load("flow", "tail", [] { return std::make_shared<int>(7); });  // asked again
+  EXPECT_EQ(cache.size(), 1u);
+  EXPECT_EQ(*cache.find("flow", "tail"), 7);
+}
+
+}  // namespace
+}  // namespace tams::core

@@ -2,8 +2,10 @@
 // and evictions.
 #pragma once
 
+#include <array>
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <list>
 #include <memory>
 #include <mutex>
@@ -37,11 +39,21 @@ class LruCache {
     obs::Gauge* entries;       // entries held now
   };
 
+  // Whether a first miss is cached at once, or only a key missed twice recently.
+  enum class Admission {
+    kFirstMiss,
+    // A key is cached on its second miss within the last ~kDoorkeeperSlots distinct misses:
+    // keys asked for once (random timerange windows) never churn the cache, keys asked for
+    // again (players polling a live tail) are cached from their second request on.
+    kSecondMiss,
+  };
+
   // Holds entries of total cost at most `max_cost` (0 disables the cache: nothing is kept,
   // lookups miss without counting). Entries older than `max_age` are not served (zero: no age
   // limit).
-  LruCache(size_t max_cost, std::chrono::steady_clock::duration max_age, Counters counters)
-      : max_cost_(max_cost), max_age_(max_age), counters_(counters) {}
+  LruCache(size_t max_cost, std::chrono::steady_clock::duration max_age, Counters counters,
+           Admission admission = Admission::kFirstMiss)
+      : max_cost_(max_cost), max_age_(max_age), counters_(counters), admission_(admission) {}
   LruCache(const LruCache&) = delete;
   LruCache& operator=(const LruCache&) = delete;
 
@@ -82,6 +94,7 @@ class LruCache {
     if (!enabled() || cost > max_cost_) return;
     std::lock_guard lock(mutex_);
     if (generation != generation_) return;
+    if (admission_ == Admission::kSecondMiss && !seen_before_locked(group, key)) return;
     if (auto g = groups_.find(group); g != groups_.end()) {
       if (auto e = g->second.find(key); e != g->second.end()) erase_locked(e->second);
     }
@@ -158,6 +171,16 @@ class LruCache {
   };
   using Group = std::unordered_map<std::string, Iterator, Hash, std::equal_to<>>;
 
+  // Records the key in the doorkeeper; true when it was there already (a hash collision may
+  // admit a key early, which is harmless).
+  bool seen_before_locked(std::string_view group, std::string_view key) {
+    const size_t h = std::hash<std::string_view>{}(group) * 31 + std::hash<std::string_view>{}(key);
+    size_t& slot = doorkeeper_[h % doorkeeper_.size()];
+    const bool seen = slot == h;
+    slot = h;
+    return seen;
+  }
+
   void erase_locked(Iterator it) {
     auto g = groups_.find(it->group);
     if (g != groups_.end()) {
@@ -172,6 +195,9 @@ class LruCache {
   const size_t max_cost_;
   const std::chrono::steady_clock::duration max_age_;
   const Counters counters_;
+  const Admission admission_;
+  static constexpr size_t kDoorkeeperSlots = 4096;
+  std::array<size_t, kDoorkeeperSlots> doorkeeper_{};  // key hashes of recent misses
   mutable std::mutex mutex_;
   uint64_t generation_ = 0;
   size_t cost_ = 0;  // of the entries held

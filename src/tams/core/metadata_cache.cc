@@ -24,6 +24,7 @@ MetadataCache::MetadataCache(MetadataCacheOptions options, obs::Registry& regist
     : flows_(options.flows, {}, counters<boost::json::object>(registry, "flows")),
       sources_(options.sources, {}, counters<boost::json::object>(registry, "sources")),
       segment_pages_(options.segments, options.segment_page_max_age,
-                     counters<SegmentPage>(registry, "segment_pages")) {}
+                     counters<SegmentPage>(registry, "segment_pages"),
+                     LruCache<SegmentPage>::Admission::kSecondMiss) {}
 
 }  // namespace tams::core

@@ -204,17 +204,21 @@ std::shared_ptr<Segments::ListResult> Segments::load_page(const std::string& flo
   auto shared = std::make_shared<ListResult>();
   ListResult& result = *shared;
   result.next = page.next;
-  for (auto& record : page.items) {
-    bj::object out = record.doc;
-    out["get_urls"] = build_get_urls(record, backends_, query.get_urls, base_url);
-    result.segments.push_back(std::move(out));
-  }
   if (!page.items.empty()) {
     auto first = time::TimeRange::half_open(page.items.front().start_ns, page.items.front().end_ns);
     auto last = time::TimeRange::half_open(page.items.back().start_ns, page.items.back().end_ns);
     if (auto f = time::TimeRange::parse(string_member(page.items.front().doc, "timerange"))) first = *f;
     if (auto l = time::TimeRange::parse(string_member(page.items.back().doc, "timerange"))) last = *l;
     result.paging_timerange = first.extent(last);
+  }
+  result.segments.reserve(page.items.size());
+  for (auto& record : page.items) {
+    // The record is ours: its document becomes the output (no copy); get_urls first, since
+    // they read the client's URLs from it.
+    bj::array urls = build_get_urls(record, backends_, query.get_urls, base_url);
+    bj::object out = std::move(record.doc);
+    out["get_urls"] = std::move(urls);
+    result.segments.push_back(std::move(out));
   }
   return shared;
 }

@@ -26,7 +26,7 @@ TEST(LruCacheTest, HitsMissesAndLeastRecentlyUsedEviction) {
   LruCache<int> cache(2, {}, f.counters());
   cache.insert("a", "", value(1), cache.generation());
   cache.insert("b", "", value(2), cache.generation());
-  ASSERT_TRUE(cache.find("a", ""));  // a is now the most recent
+  ASSERT_TRUE(cache.find("a", ""));                     // a is now the most recent
   cache.insert("c", "", value(3), cache.generation());  // evicts b
   EXPECT_FALSE(cache.find("b", ""));
   EXPECT_EQ(*cache.find("a", ""), 1);
@@ -67,7 +67,7 @@ TEST(LruCacheTest, EraseGroupDropsAllItsEntriesOnly) {
 TEST(LruCacheTest, ALoadThatStartedBeforeAnInvalidationIsNotCached) {
   Fixture f;
   LruCache<int> cache(10, {}, f.counters());
-  const uint64_t before = cache.generation();  // a reader starts loading the old value
+  const uint64_t before = cache.generation();   // a reader starts loading the old value
   cache.erase_group("flow1");                   // a writer commits and invalidates
   cache.insert("flow1", "", value(1), before);  // the reader's stale value
   EXPECT_FALSE(cache.find("flow1", ""));
@@ -116,9 +116,8 @@ TEST(LruCacheTest, ConcurrentReadersNeverKeepAStaleValue) {
   for (int i = 1; i <= 2000; ++i) {
     database.store(i);
     cache.erase_group("flow");
-    const auto seen = cache.find_or_load("flow", "", [&] {
-      return std::make_shared<int>(database.load());
-    });
+    const auto seen =
+        cache.find_or_load("flow", "", [&] { return std::make_shared<int>(database.load()); });
     ASSERT_EQ(*seen, i);
   }
   stop = true;

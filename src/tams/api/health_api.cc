@@ -17,7 +17,9 @@ void add_health_routes(http::Router& router, Deps& deps) {
   // live instance restarted.
   router.add(
       http::Method::kGet, "/health/live",
-      [](http::Request&) { return http::json_response(200, boost::json::object{{"status", "live"}}); },
+      [](http::Request&) {
+        return http::json_response(200, boost::json::object{{"status", "live"}});
+      },
       open);
   // Ready: the database and the default storage can be used; otherwise 503 with an
   // error.json body naming what is not ready.

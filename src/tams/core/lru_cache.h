@@ -35,8 +35,8 @@ class LruCache {
   struct Counters {
     obs::Counter* hits;
     obs::Counter* misses;
-    obs::Counter* evictions;   // entries pushed out by the size bound
-    obs::Gauge* entries;       // entries held now
+    obs::Counter* evictions;  // entries pushed out by the size bound
+    obs::Gauge* entries;      // entries held now
   };
 
   // Whether a first miss is cached at once, or only a key missed twice recently.
@@ -174,7 +174,7 @@ class LruCache {
   // Records the key in the doorkeeper; true when it was there already (a hash collision may
   // admit a key early, which is harmless).
   bool seen_before_locked(std::string_view group, std::string_view key) {
-    const size_t h = std::hash<std::string_view>{}(group) * 31 + std::hash<std::string_view>{}(key);
+    const size_t h = std::hash<std::string_view>{}(group)*31 + std::hash<std::string_view>{}(key);
     size_t& slot = doorkeeper_[h % doorkeeper_.size()];
     const bool seen = slot == h;
     slot = h;
@@ -200,7 +200,7 @@ class LruCache {
   std::array<size_t, kDoorkeeperSlots> doorkeeper_{};  // key hashes of recent misses
   mutable std::mutex mutex_;
   uint64_t generation_ = 0;
-  size_t cost_ = 0;  // of the entries held
+  size_t cost_ = 0;       // of the entries held
   std::list<Entry> lru_;  // most recently used first
   std::unordered_map<std::string, Group, Hash, std::equal_to<>> groups_;
 };

@@ -16,8 +16,8 @@
 namespace tams::core {
 
 struct MetadataCacheOptions {
-  size_t flows = 10000;           // flow documents kept (0: no flow cache)
-  size_t sources = 10000;         // source documents kept (0: no source cache)
+  size_t flows = 10000;    // flow documents kept (0: no flow cache)
+  size_t sources = 10000;  // source documents kept (0: no source cache)
   // Segments held in cached listing pages, all pages together (0: no segment cache). A cached
   // segment takes about 1 KB.
   size_t segments = 20000;

@@ -28,10 +28,10 @@ void name_slots(std::array<const char*, 7> methods, const std::string& route, au
 }  // namespace
 
 RequestMetrics::RequestMetrics(const Router& router, obs::Registry& registry)
-    : requests_(&registry.counter(
-          "tams_http_requests_total",
-          "HTTP requests answered, by method, route template and status class.",
-          {"method", "route", "status"})),
+    : requests_(
+          &registry.counter("tams_http_requests_total",
+                            "HTTP requests answered, by method, route template and status class.",
+                            {"method", "route", "status"})),
       durations_(&registry.histogram(
           "tams_http_request_duration_seconds",
           "Time from a request's arrival (headers and body read) to its response being ready.",
@@ -45,7 +45,8 @@ RequestMetrics::RequestMetrics(const Router& router, obs::Registry& registry)
       route_count_(router.route_count()) {
   std::array<const char*, kMethods> methods{};
   for (size_t m = 0; m < kMethods; ++m) methods[m] = method_name(static_cast<Method>(m));
-  for (size_t i = 0; i < route_count_; ++i) name_slots(methods, router.route_template(i), routes_[i]);
+  for (size_t i = 0; i < route_count_; ++i)
+    name_slots(methods, router.route_template(i), routes_[i]);
   name_slots(methods, kUnmatched, unmatched_);
 }
 

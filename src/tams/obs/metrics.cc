@@ -12,12 +12,11 @@ namespace buckets {
 const std::vector<double> kRequestSeconds = {0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005,
                                              0.01,   0.025,   0.05,   0.1,   0.25,   0.5,
                                              1,      2.5,     5,      10};
-const std::vector<double> kQuerySeconds = {0.00001, 0.000025, 0.00005, 0.0001, 0.00025,
-                                           0.0005,  0.001,    0.0025,  0.005,  0.01,
-                                           0.025,   0.05,     0.1,     0.25,   1,
-                                           2.5};
-const std::vector<double> kBytes = {64,     256,     1024,    4096,     16384,
-                                    65536,  262144,  1048576, 4194304,  16777216};
+const std::vector<double> kQuerySeconds = {0.00001, 0.000025, 0.00005, 0.0001, 0.00025, 0.0005,
+                                           0.001,   0.0025,   0.005,   0.01,   0.025,   0.05,
+                                           0.1,     0.25,     1,       2.5};
+const std::vector<double> kBytes = {64,    256,    1024,    4096,    16384,
+                                    65536, 262144, 1048576, 4194304, 16777216};
 }  // namespace buckets
 
 // ---- Histogram ----
@@ -87,10 +86,17 @@ template class Family<Histogram>;
 void append_label_value(std::string& out, std::string_view value) {
   for (char c : value) {
     switch (c) {
-      case '\\': out += "\\\\"; break;
-      case '"': out += "\\\""; break;
-      case '\n': out += "\\n"; break;
-      default: out += c;
+      case '\\':
+        out += "\\\\";
+        break;
+      case '"':
+        out += "\\\"";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
+      default:
+        out += c;
     }
   }
 }
@@ -99,9 +105,12 @@ namespace {
 
 const char* type_name(MetricType t) {
   switch (t) {
-    case MetricType::kCounter: return "counter";
-    case MetricType::kGauge: return "gauge";
-    case MetricType::kHistogram: return "histogram";
+    case MetricType::kCounter:
+      return "counter";
+    case MetricType::kGauge:
+      return "gauge";
+    case MetricType::kHistogram:
+      return "histogram";
   }
   return "untyped";
 }
@@ -218,8 +227,9 @@ void Registry::callback_family(const std::string& name, const std::string& help,
 
 void Registry::callback_gauge(const std::string& name, const std::string& help,
                               std::function<double()> read) {
-  callback_family(name, help, MetricType::kGauge, {},
-                  [read = std::move(read)] { return std::vector<Sample>{{{}, read()}}; });
+  callback_family(name, help, MetricType::kGauge, {}, [read = std::move(read)] {
+    return std::vector<Sample>{{{}, read()}};
+  });
 }
 
 void Registry::remove_callback(const std::string& name) {

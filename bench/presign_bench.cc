@@ -86,7 +86,6 @@ int main(int argc, char** argv) {
               rate(iterations, one_core));
   std::printf("%u threads:    %.0f URLs/s wall in total\n", threads,
               rate(iterations * threads, all_cores));
-  std::printf("urls_signed() = %llu\n", static_cast<unsigned long long>(store->urls_signed()));
   store.reset();
   std::filesystem::remove_all(dir);
   return 0;

@@ -283,7 +283,7 @@ class CountingMediaStore final : public media::MediaStore {
   std::string put_url(const std::string&, const std::string&) const override { return ""; }
   std::string get_url(const std::string&, const std::string&) const override { return ""; }
   bool exists(const std::string&) const override { return false; }
-  uint64_t urls_signed() const override { return 0; }
+  std::optional<std::string> unreachable() const override { return std::nullopt; }
   void remove(const std::string& object_id) override {
     std::this_thread::sleep_for(100us);
     std::lock_guard lock(mutex_);

@@ -448,6 +448,21 @@ const Field kFields[] = {
        }
        c.local_storage = std::move(str(v));
      }},
+    {"metrics_access", Type::kString,
+     [](Config& c, Value v) {
+       if (str(v) != "loopback" && str(v) != "authenticated" && str(v) != "public") {
+         fail("expected loopback, authenticated or public, got \"" + str(v) + "\"");
+       }
+       c.metrics_access = std::move(str(v));
+     }},
+    {"cache_flows", Type::kInteger, [](Config& c, Value v) { c.cache_flows = num(v); }, 0,
+     10000000},
+    {"cache_sources", Type::kInteger, [](Config& c, Value v) { c.cache_sources = num(v); }, 0,
+     10000000},
+    {"cache_segments", Type::kInteger, [](Config& c, Value v) { c.cache_segments = num(v); }, 0,
+     100000000},
+    {"cache_segment_page_max_age_ms", Type::kInteger,
+     [](Config& c, Value v) { c.cache_segment_page_max_age_ms = num(v); }, 1, 60000},
 };
 
 // Keys of the file that are tables rather than values (config/s3_backends.cc reads them).

@@ -89,6 +89,15 @@ struct Config {
   // "default" unless an S3 backend is marked default. Exactly one backend ends up default.
   std::string local_storage;
   std::vector<S3BackendConfig> s3_backends;
+  // Observability and caches (docs/metrics.md, docs/architecture.md#caches).
+  // Who may GET /metrics: "loopback" (clients on 127.0.0.0/8 or ::1 without credentials, others
+  // with the read scope), "authenticated" (everybody with the read scope), "public" (anybody).
+  std::string metrics_access = "loopback";
+  int64_t cache_flows = 10000;            // flow documents cached (0: no cache)
+  int64_t cache_sources = 10000;          // source documents cached (0: no cache)
+  int64_t cache_segments = 20000;         // segments held in cached listing pages (0: no cache)
+  int64_t cache_segment_page_max_age_ms = 2000;  // a cached page (and its signed URLs) is
+                                                 // served for at most this long
 };
 
 // True when JWT bearer tokens are configured (a secret, a JWKS file or a JWKS URL).

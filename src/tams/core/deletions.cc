@@ -40,8 +40,9 @@ struct LeaseLost {};
 
 }  // namespace
 
-Deletions::Deletions(store::MetadataStore& store, Flows& flows, DeletionOptions options)
-    : store_(store), flows_(flows), options_(std::move(options)) {
+Deletions::Deletions(store::MetadataStore& store, Flows& flows, DeletionOptions options,
+                     MetadataCache* cache)
+    : store_(store), flows_(flows), options_(std::move(options)), cache_(cache) {
   if (options_.lease.owner.empty()) options_.lease.owner = new_lease_owner();
 }
 
@@ -54,6 +55,9 @@ int64_t Deletions::delete_batch(const std::string& flow_id, const time::TimeRang
                                 store::DeletionRequestRecord* request) {
   int64_t n = 0;
   std::optional<store::DeletionRequestRecord> progressed;  // committed with the batch
+  AfterWrite invalidate([&] {
+    if (cache_ && n > 0) cache_->invalidate_segments(flow_id);
+  });
   store_.write([&](store::WriteTransaction& tx) {
     auto deleted = tx.delete_segments(flow_id, range, object_id, options_.batch_size);
     n = static_cast<int64_t>(deleted.size());

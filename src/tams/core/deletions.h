@@ -30,7 +30,9 @@ struct DeletionOptions {
 // Thread-safe.
 class Deletions {
  public:
-  Deletions(store::MetadataStore& store, Flows& flows, DeletionOptions options);
+  // `cache` (optional, outliving this) is told about every batch of deleted segments.
+  Deletions(store::MetadataStore& store, Flows& flows, DeletionOptions options,
+            MetadataCache* cache = nullptr);
 
   struct Outcome {
     bool done = false;             // everything was deleted (204)
@@ -79,6 +81,7 @@ class Deletions {
   store::MetadataStore& store_;
   Flows& flows_;
   DeletionOptions options_;
+  MetadataCache* cache_;
 };
 
 }  // namespace tams::core

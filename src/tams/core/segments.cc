@@ -84,6 +84,32 @@ std::vector<std::string> object_ids_of(const bj::value& body) {
   return ids;
 }
 
+// Everything a listing page depends on besides the flow id, as one string (the cache key).
+std::string page_key(const Segments::ListQuery& q, const std::string& base_url) {
+  std::string key = q.timerange.to_string();
+  auto field = [&key](std::string_view value) {
+    key += '\x1f';
+    key += value;
+  };
+  auto list = [&](const std::optional<std::vector<std::string>>& values) {
+    field(values ? "[" : "-");
+    if (values) {
+      for (const auto& v : *values) field(v);
+      field("]");
+    }
+  };
+  field(q.object_id ? "o" + *q.object_id : "-");
+  field(q.reverse_order ? "r" : "f");
+  list(q.get_urls.accept_get_urls);
+  list(q.get_urls.accept_storage_ids);
+  field(!q.get_urls.presigned ? "-" : *q.get_urls.presigned ? "p1" : "p0");
+  field(q.get_urls.verbose_storage ? "v" : "-");
+  field(q.page.after);
+  field(std::to_string(q.page.limit));
+  field(base_url);
+  return key;
+}
+
 }  // namespace
 
 // Upload checks may be network requests (S3 HEAD): they run before the write transaction, a few
@@ -125,6 +151,9 @@ std::vector<Segments::Failure> Segments::add(const std::string& flow_id, const b
   }
   const std::map<std::string, UploadCheck> uploads = check_uploads(body);
   std::vector<Failure> failures;
+  AfterWrite invalidate([&] {
+    if (cache_) cache_->invalidate_segments(flow_id);
+  });
   store_.write([&](store::WriteTransaction& tx) {
     failures.clear();
     // The registered segments (stored doc, storage backend of the object) for the event.
@@ -226,20 +255,27 @@ std::vector<Segments::Failure> Segments::add(const std::string& flow_id, const b
   return failures;
 }
 
-Segments::ListResult Segments::list(const std::string& flow_id, const ListQuery& query,
-                                    const std::string& base_url) {
+std::shared_ptr<const Segments::ListResult> Segments::list(const std::string& flow_id,
+                                                          const ListQuery& query,
+                                                          const std::string& base_url) {
   if (!is_valid_id(flow_id)) not_found("\"" + flow_id + "\" is not a valid flow id");
+  auto load = [&] { return load_page(flow_id, query, base_url); };
+  if (!cache_ || !cache_->segment_pages().enabled()) return load();
+  return cache_->segment_pages().find_or_load(
+      flow_id, page_key(query, base_url), load,
+      [](const ListResult& page) { return std::max<size_t>(1, page.segments.size()); });
+}
+
+std::shared_ptr<Segments::ListResult> Segments::load_page(const std::string& flow_id,
+                                                          const ListQuery& query,
+                                                          const std::string& base_url) {
   store::SegmentQuery q{flow_id, query.timerange, query.object_id, query.reverse_order, query.page};
   model::Page<store::SegmentRecord> page;
   store_.read([&](store::Reader& r) { page = r.list_segments(q); });
 
-  ListResult result;
+  auto shared = std::make_shared<ListResult>();
+  ListResult& result = *shared;
   result.next = page.next;
-  for (auto& record : page.items) {
-    bj::object out = record.doc;
-    out["get_urls"] = build_get_urls(record, backends_, query.get_urls, base_url);
-    result.segments.push_back(std::move(out));
-  }
   if (!page.items.empty()) {
     auto first = time::TimeRange::half_open(page.items.front().start_ns, page.items.front().end_ns);
     auto last = time::TimeRange::half_open(page.items.back().start_ns, page.items.back().end_ns);
@@ -247,7 +283,16 @@ Segments::ListResult Segments::list(const std::string& flow_id, const ListQuery&
     if (auto l = time::TimeRange::parse(string_member(page.items.back().doc, "timerange"))) last = *l;
     result.paging_timerange = first.extent(last);
   }
-  return result;
+  result.segments.reserve(page.items.size());
+  for (auto& record : page.items) {
+    // The record is ours: its document becomes the output (no copy); get_urls first, since
+    // they read the client's URLs from it.
+    bj::array urls = build_get_urls(record, backends_, query.get_urls, base_url);
+    bj::object out = std::move(record.doc);
+    out["get_urls"] = std::move(urls);
+    result.segments.push_back(std::move(out));
+  }
+  return shared;
 }
 
 }  // namespace tams::core

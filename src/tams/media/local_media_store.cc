@@ -349,14 +349,26 @@ std::string LocalMediaStore::signed_url(const std::string& base_url, std::string
 
 std::string LocalMediaStore::put_url(const std::string& base_url,
                                      const std::string& object_id) const {
-  urls_signed_.fetch_add(1, std::memory_order_relaxed);
+  count_signed_url(SignedMethod::kPut);
   return signed_url(base_url, "PUT", object_id, unix_now() + options_.url_expiry_seconds);
 }
 
 std::string LocalMediaStore::get_url(const std::string& base_url,
                                      const std::string& object_id) const {
-  urls_signed_.fetch_add(1, std::memory_order_relaxed);
+  count_signed_url(SignedMethod::kGet);
   return signed_url(base_url, "GET", object_id, unix_now() + options_.url_expiry_seconds);
+}
+
+std::optional<std::string> LocalMediaStore::unreachable() const {
+  for (const fs::path* dir : {&objects_dir_, &temp_dir_}) {
+    struct stat st {};
+    if (::stat(dir->c_str(), &st) != 0) return "directory " + dir->string() + " is missing";
+    if (!S_ISDIR(st.st_mode)) return dir->string() + " is not a directory";
+    if (::access(dir->c_str(), W_OK | X_OK) != 0) {
+      return "directory " + dir->string() + " is not writable";
+    }
+  }
+  return std::nullopt;
 }
 
 fs::path LocalMediaStore::record_path(std::string_view object_id) const {

@@ -106,7 +106,8 @@ class LocalMediaStore : public MediaStore {
   // options().url_expiry_seconds from now. The id is percent-encoded, '/' as %2F.
   std::string put_url(const std::string& base_url, const std::string& object_id) const override;
   std::string get_url(const std::string& base_url, const std::string& object_id) const override;
-  uint64_t urls_signed() const override { return urls_signed_.load(std::memory_order_relaxed); }
+  // The objects directory is missing, not a directory, or not writable.
+  std::optional<std::string> unreachable() const override;
   // The same URL with an explicit method ("PUT" or "GET") and expiry (unix seconds).
   std::string signed_url(const std::string& base_url, std::string_view method,
                          std::string_view object_id, int64_t expires) const;
@@ -157,7 +158,6 @@ class LocalMediaStore : public MediaStore {
   HmacSha256 hmac_;
   StorageBackend backend_;
   LocalMediaOptions options_;
-  mutable std::atomic<uint64_t> urls_signed_{0};
 };
 
 }  // namespace tams::media

@@ -3,9 +3,16 @@
 // S3-compatible bucket. Only media/ touches object bytes or object-store APIs.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <stdexcept>
+#include <optional>
 #include <string>
+#include <string_view>
+
+namespace tams::obs {
+class Counter;
+}
 
 namespace tams::media {
 
@@ -43,15 +50,29 @@ class MediaStore {
   // A presigned URL to download the object's bytes with HTTP GET (or HEAD). Never throws
   // StoreUnavailable: listings stay available while a store is down (decisions.md).
   virtual std::string get_url(const std::string& base_url, const std::string& object_id) const = 0;
-  // Number of put and get URLs signed since start (for /metrics).
-  virtual uint64_t urls_signed() const = 0;
 
   // True when the object's bytes have been uploaded completely. Throws StoreUnavailable when
   // the store cannot tell now.
   virtual bool exists(const std::string& object_id) const = 0;
-  // Removes the object's bytes; no error when they are absent. A store that cannot be reached
-  // either throws std::runtime_error or keeps the intent and retries by itself (S3).
+  // Removes the object's bytes; no error when they are absent. Throws (StoreUnavailable or
+  // std::runtime_error) when the store cannot be reached or refuses; the caller keeps the
+  // deletion queued and retries it.
   virtual void remove(const std::string& object_id) = 0;
+
+  // Why the store cannot be used now (one line, e.g. "directory ... is missing"), or nullopt
+  // when it can. Quick and bounded: GET /health/ready calls it.
+  virtual std::optional<std::string> unreachable() const = 0;
+
+ protected:
+  enum class SignedMethod { kGet, kPut };
+  // Every store calls this once per URL it signs (put_url, get_url), so presigning is counted
+  // the same way for every backend: tams_presigned_urls_total{storage_id, method}. Lock-free
+  // after the first call per method. Thread-safe.
+  void count_signed_url(SignedMethod method) const;
+
+ private:
+  mutable std::atomic<obs::Counter*> signed_get_{nullptr};
+  mutable std::atomic<obs::Counter*> signed_put_{nullptr};
 };
 
 }  // namespace tams::media

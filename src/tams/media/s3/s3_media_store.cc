@@ -81,8 +81,13 @@ std::string S3MediaStore::presigned_url(std::string_view method, size_t endpoint
   url += '?';
   url += signer_.presign_query(method, host, encoded_path, cached_amz_date(now),
                                options_.url_expiry_seconds);
-  urls_signed_.fetch_add(1, std::memory_order_relaxed);
+  count_signed_url(method == "PUT" ? SignedMethod::kPut : SignedMethod::kGet);
   return url;
+}
+
+std::optional<std::string> S3MediaStore::unreachable() const {
+  if (endpoints_.any_healthy()) return std::nullopt;
+  return name_ + ": no endpoint is answering";
 }
 
 std::string S3MediaStore::put_url(const std::string&, const std::string& object_id) const {

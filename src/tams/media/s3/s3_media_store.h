@@ -16,6 +16,7 @@
 #include <condition_variable>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -49,7 +50,8 @@ class S3MediaStore : public MediaStore {
   const StorageBackend& backend() const override { return options_.backend; }
   std::string put_url(const std::string& base_url, const std::string& object_id) const override;
   std::string get_url(const std::string& base_url, const std::string& object_id) const override;
-  uint64_t urls_signed() const override { return urls_signed_.load(std::memory_order_relaxed); }
+  // No endpoint is answering (the health checks' verdict; no request is sent).
+  std::optional<std::string> unreachable() const override;
   // HEAD of the object: 200 true, 404 false; otherwise StoreUnavailable.
   bool exists(const std::string& object_id) const override;
   // DELETE of the object (404 is success); StoreUnavailable when the store cannot do it now.
@@ -79,7 +81,6 @@ class S3MediaStore : public MediaStore {
   Signer signer_;
   EndpointSet endpoints_;
   Client client_;
-  mutable std::atomic<uint64_t> urls_signed_{0};
 
   mutable std::mutex mutex_;  // guards stop_ and last_refusal_
   std::condition_variable wake_;

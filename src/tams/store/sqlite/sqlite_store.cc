@@ -29,6 +29,9 @@ namespace {
 constexpr std::string_view kBeginRead = "BEGIN";
 constexpr std::string_view kBeginWrite = "BEGIN IMMEDIATE";
 constexpr std::string_view kCommit = "COMMIT";
+constexpr std::string_view kAddStoredSegments =
+    "UPDATE stored_counts SET n = n + ?1 WHERE name = 'segments'";
+constexpr std::string_view kSelectStoredCounts = "SELECT name, n FROM stored_counts";
 
 // ---- Connection setup ----
 
@@ -968,6 +971,8 @@ class Transaction final : public WriteTransaction {
 
   // Events added in this transaction (for the store's event listener).
   int64_t events_added() const { return events_added_; }
+  // Segments inserted minus segments deleted in this transaction (for stored_counts).
+  int64_t segments_delta() const { return segments_delta_; }
 
   void put_source(const Document& source) override {
     const std::string_view id = required_string(source, "id", "put_source");
@@ -1077,6 +1082,7 @@ class Transaction final : public WriteTransaction {
         .bind(1, segment.object_id)
         .bind(2, segment.flow_id)
         .run();
+    ++segments_delta_;
   }
 
   std::vector<SegmentRecord> delete_segments(const std::string& flow_id,
@@ -1129,6 +1135,7 @@ class Transaction final : public WriteTransaction {
         db_.prepare("kDeleteObjectRefs", kDeleteObjectRefs).bind(1, object).bind(2, flow_id).run();
       db_.prepare("kReleaseObject", kReleaseObject).bind(1, object).bind(2, count).run();
     }
+    segments_delta_ -= static_cast<int64_t>(deleted.size());
     return deleted;
   }
 
@@ -1272,6 +1279,7 @@ class Transaction final : public WriteTransaction {
 
   Connection& db_;
   int64_t events_added_ = 0;
+  int64_t segments_delta_ = 0;
 };
 
 // Clears the record of the thread inside write() however write() leaves.
@@ -1327,22 +1335,56 @@ SqliteStore::SqliteStore(std::string path, const SqliteOptions& options)
 SqliteStore::~SqliteStore() = default;
 
 std::unique_ptr<Connection> SqliteStore::acquire_reader() {
+  readers_in_use_.fetch_add(1, std::memory_order_relaxed);
   {
     std::lock_guard lock(readers_mutex_);
     if (!idle_readers_.empty()) {
       std::unique_ptr<Connection> reader = std::move(idle_readers_.back());
       idle_readers_.pop_back();
+      idle_count_.store(idle_readers_.size(), std::memory_order_relaxed);
       return reader;
     }
   }
-  auto reader = std::make_unique<Connection>(path_, Connection::Mode::kReadOnly);
-  sqlite3_busy_timeout(reader->handle(), options_.busy_timeout_ms);
-  return reader;
+  try {
+    auto reader = std::make_unique<Connection>(path_, Connection::Mode::kReadOnly);
+    sqlite3_busy_timeout(reader->handle(), options_.busy_timeout_ms);
+    return reader;
+  } catch (...) {
+    readers_in_use_.fetch_sub(1, std::memory_order_relaxed);
+    throw;
+  }
 }
 
 void SqliteStore::release_reader(std::unique_ptr<Connection> reader) {
+  readers_in_use_.fetch_sub(1, std::memory_order_relaxed);
   std::lock_guard lock(readers_mutex_);
-  if (idle_readers_.size() < kMaxIdleReaders) idle_readers_.push_back(std::move(reader));
+  if (reader && idle_readers_.size() < kMaxIdleReaders) idle_readers_.push_back(std::move(reader));
+  idle_count_.store(idle_readers_.size(), std::memory_order_relaxed);
+}
+
+SqliteStore::PoolUsage SqliteStore::pool_usage() const {
+  return {readers_in_use_.load(std::memory_order_relaxed),
+          idle_count_.load(std::memory_order_relaxed), writer_busy_.load(std::memory_order_relaxed)};
+}
+
+SqliteStore::StoredCounts SqliteStore::stored_counts() {
+  StoredCounts counts;
+  std::unique_ptr<Connection> db = acquire_reader();
+  try {
+    Statement statement = db->prepare("kSelectStoredCounts", kSelectStoredCounts);
+    while (statement.step()) {
+      const std::string name = statement.column_text(0);
+      const int64_t n = statement.column_int64(1);
+      if (name == "segments") counts.segments = n;
+      if (name == "flows") counts.flows = n;
+      if (name == "sources") counts.sources = n;
+    }
+  } catch (...) {
+    release_reader(std::move(db));
+    throw;
+  }
+  release_reader(std::move(db));
+  return counts;
 }
 
 void SqliteStore::read(const std::function<void(Reader&)>& fn) {
@@ -1351,10 +1393,11 @@ void SqliteStore::read(const std::function<void(Reader&)>& fn) {
     db->prepare("kBeginRead", kBeginRead).run();
     Transaction transaction(*db);
     fn(transaction);
-    db->prepare("kCommit", kCommit).run();
+    db->prepare("kCommitRead", kCommit).run();
   } catch (...) {
     // A connection that cannot end its transaction is dropped rather than reused.
-    if (db->rollback()) release_reader(std::move(db));
+    if (!db->rollback()) db.reset();
+    release_reader(std::move(db));
     throw;
   }
   release_reader(std::move(db));
@@ -1366,6 +1409,11 @@ void SqliteStore::write(const std::function<void(WriteTransaction&)>& fn) {
   }
   std::lock_guard lock(write_mutex_);
   WritingThreadMark mark(writing_thread_);
+  struct Busy {
+    std::atomic<int64_t>& flag;
+    explicit Busy(std::atomic<int64_t>& f) : flag(f) { flag.store(1, std::memory_order_relaxed); }
+    ~Busy() { flag.store(0, std::memory_order_relaxed); }
+  } busy(writer_busy_);
   // Heals a connection left inside a transaction by an earlier failed rollback.
   if (!writer_->rollback()) {
     throw std::runtime_error("SQLite writer connection cannot end an earlier transaction");
@@ -1375,6 +1423,11 @@ void SqliteStore::write(const std::function<void(WriteTransaction&)>& fn) {
     writer_->prepare("kBeginWrite", kBeginWrite).run();
     Transaction transaction(*writer_);
     fn(transaction);
+    if (transaction.segments_delta() != 0) {
+      writer_->prepare("kAddStoredSegments", kAddStoredSegments)
+          .bind(1, transaction.segments_delta())
+          .run();
+    }
     writer_->prepare("kCommit", kCommit).run();
     events_added = transaction.events_added() > 0;
   } catch (...) {

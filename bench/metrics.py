@@ -1,7 +1,7 @@
 """Cache counters read from the server's Prometheus `/metrics`, whatever the caches are called.
 
-A cache counter is a sample whose metric name contains `cache` and whose name or one of whose
-label values says `hit` or `miss` (`tams_flow_cache_hits_total`, or
+A cache counter is a counter sample (name ending in `_total`) whose metric name contains `cache`
+and whose name or one of whose label values says `hit` or `miss` (`tams_flow_cache_hits_total`, or
 `tams_cache_lookups_total{cache="segments",result="hit"}`). Samples that differ only in that
 word belong to one cache, named by the rest of the name and labels.
 """
@@ -33,13 +33,13 @@ def cache_counters(text):
     """{cache name: {"hit": n, "miss": n}} from a /metrics text; {} when there is none."""
     caches = {}
     for name, labels, value in parse(text):
-        if "cache" not in name.lower():
+        if "cache" not in name.lower() or not name.endswith("_total"):
             continue
         kind, rest = None, dict(labels)
         m = _WORD.search(name)
         if m:
             kind = "hit" if m.group(1).lower().startswith("hit") else "miss"
-            cache = _WORD.sub("", name, count=1)
+            cache = _WORD.sub("", name, count=1).replace("__", "_")
         else:
             for key, v in labels.items():
                 w = _WORD.fullmatch(v)

@@ -263,16 +263,22 @@ class Bench:
             self.run("mixed", "90 % reads, 10 % writes", c, "mixed.lua", [targets, path])
 
     def scaling(self):
+        """A 1,000-segment flow, the largest flow, and (as a control for where the pages are)
+        random windows of the data set's ordinary flows, which touch as scattered pages as the
+        largest flow does."""
         s = self.shape
         small = self.new_flow(prefill=1000)
         big = max(range(s.segment_flows), key=lambda i: s.counts[i])
-        self.scaling_sizes = (1000, s.counts[big])
         c = self.args.scaling_connections
-        for name, flow, count in (("1,000 segments", small, 1000),
-                                  (f"{s.counts[big]:,} segments", s.flow_id(big), s.counts[big])):
-            path = self.write_lines(f"scaling-{count}.txt",
-                                    self.segment_targets([flow], [count]))
-            self.run("scaling", f"flow of {name}", c, "paths.lua", [path])
+        runs = [("flow of 1,000 segments", [small], [1000]),
+                (f"flow of {s.counts[big]:,} segments", [s.flow_id(big)], [s.counts[big]])]
+        if s.long_flow:
+            runs.append((f"random flows of {s.segments_per_flow:,}",
+                         [s.flow_id(i) for i in range(1, s.segment_flows)],
+                         s.counts[1:]))
+        for n, (name, flows, counts) in enumerate(runs):
+            path = self.write_lines(f"scaling-{n}.txt", self.segment_targets(flows, counts))
+            self.run("scaling", name, c, "paths.lua", [path])
 
 
 def machine():
@@ -370,7 +376,7 @@ def main():
         "floor_path": getattr(bench, "floor_path", "?"),
         "metrics_exported": bench.metrics_exported, "live_writer": getattr(bench, "live_writer",
                                                                          None),
-        "scaling_sizes": getattr(bench, "scaling_sizes", None), "failures": failures,
+        "failures": failures,
     }
     text = report.markdown(bench.rows, context)
     print(text)

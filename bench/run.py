@@ -15,7 +15,8 @@ request from files written here) at several connection counts, each for a fixed 
                  one writer appends one segment per live flow per second
   register       bulk POST /flows/{id}/segments of 1, 10, 100, 1,000 segments per request
   mixed          90 % reads (segment queries, flow GETs, listings), 10 % single-segment POSTs
-  scaling        the segment query on a flow of 1,000 segments vs the data set's largest flow
+  scaling        the segment query on a flow of 1,000 segments vs the data set's largest flow, and
+                 on random ordinary flows (a control: as scattered pages as the largest flow)
 
 Around every run it reads the server's CPU time (/proc/<pid>/stat), RSS (/proc/<pid>/status)
 and the cache counters of /metrics ("not exported" when there are none). Exits non-zero when a

@@ -3,18 +3,19 @@
 
 Generates (or reuses, see bench/dataset.py) the data set, starts `tams serve` on 127.0.0.1 on a
 free port over a copy of it, and drives it with wrk (keep-alive, basic auth, random targets per
-request from files written here) at several connection counts, each for a fixed duration:
+request, drawn in Lua or from files written here) at several connection counts, each for a fixed duration:
 
   floor          the cheapest endpoint of the same server (GET /health/live, else GET /service),
                  first and again last
-  segments       GET /flows/{id}/segments?timerange=<random 10-segment window of a random flow>,
-                 as is and with presigned=false
+  segments       GET /flows/{id}/segments?timerange=<random 10-segment window of a random flow>
+                 (drawn per request), as is and with presigned=false
   flow           GET /flows/{random id}
   flows-list     GET /flows with tag filters, first and later pages (limit=50)
   live-tail      GET /flows/{live}/segments?reverse_order=true&limit=10 on a few live flows while
                  one writer appends one segment per live flow per second
   register       bulk POST /flows/{id}/segments of 1, 10, 100, 1,000 segments per request
-  mixed          90 % reads (segment queries, flow GETs, listings), 10 % single-segment POSTs
+  mixed          60 % segment queries, 30 % flow GETs and listings (3 to 1), 10 % single-segment
+                 POSTs
   scaling        the segment query on a flow of 1,000 segments vs the data set's largest flow, and
                  on random ordinary flows (a control: as scattered pages as the largest flow)
 
@@ -98,15 +99,10 @@ class Bench:
                 for n, o in enumerate(objects)], status=(201,))
         return body["id"]
 
-    def segment_targets(self, flows, counts, suffix=""):
-        lines = []
-        for _ in range(TARGET_LINES):
-            k = self.rng.randrange(len(flows))
-            first = self.rng.randrange(0, counts[k] - 10)
-            tr = window(dataset.BASE_NS + first * SEGMENT_NS,
-                        dataset.BASE_NS + (first + 10) * SEGMENT_NS)
-            lines.append(f"/flows/{flows[k]}/segments?timerange={urllib.parse.quote(tr)}{suffix}")
-        return lines
+    def flow_counts(self, name, flows, counts):
+        """A file of "flow_id count" lines for windows.lua / mixed.lua, which draw a random
+        10-segment window of a random one of the flows per request."""
+        return self.write_lines(name, [f"{f} {n}" for f, n in zip(flows, counts)])
 
     def listing_targets(self):
         """First and following pages of tag-filtered flow listings (cursors from Link)."""
@@ -183,16 +179,14 @@ class Bench:
     def segments(self):
         s = self.shape
         first = 1 if s.long_flow else 0
-        flows = [s.flow_id(i) for i in range(first, s.segment_flows)]
-        counts = [s.counts[i] for i in range(first, s.segment_flows)]
-        self.segment_lines = self.segment_targets(flows, counts)
-        plain = self.write_lines("segments.txt", self.segment_lines)
-        unsigned = self.write_lines("segments-unsigned.txt",
-                                    [l + "&presigned=false" for l in self.segment_lines])
+        self.ordinary = self.flow_counts(
+            "ordinary-flows.txt", [s.flow_id(i) for i in range(first, s.segment_flows)],
+            s.counts[first:])
         for c in self.args.connections:
-            self.run("segments", "timerange window", c, "paths.lua", [plain])
+            self.run("segments", "timerange window", c, "windows.lua", [self.ordinary])
         for c in self.args.connections:
-            self.run("segments", "+ presigned=false", c, "paths.lua", [unsigned])
+            self.run("segments", "+ presigned=false", c, "windows.lua",
+                     [self.ordinary, "&presigned=false"])
 
     def flows(self):
         self.flow_lines = [f"/flows/{self.shape.flow_id(self.rng.randrange(self.shape.flows))}"
@@ -258,16 +252,14 @@ class Bench:
                          unit=size)
 
     def mixed(self):
-        reads = (self.segment_lines[: TARGET_LINES * 6 // 10]
-                 + self.flow_lines[: TARGET_LINES * 3 // 10]
-                 + (self.list_lines * (TARGET_LINES // 10 // len(self.list_lines) + 1))[
-                     : TARGET_LINES // 10])
-        self.rng.shuffle(reads)
+        reads = self.flow_lines[: TARGET_LINES * 3 // 4] + (
+            self.list_lines * (TARGET_LINES // 4 // len(self.list_lines) + 1))[: TARGET_LINES // 4]
         targets = self.write_lines("mixed.txt", reads)
         for c in self.args.connections:
             flows = [self.new_flow() for _ in range(1 if c == 1 else 2)]
             path = self.write_lines(f"mixed-{c}.txt", flows)
-            self.run("mixed", "90 % reads, 10 % writes", c, "mixed.lua", [targets, path])
+            self.run("mixed", "90 % reads, 10 % writes", c, "mixed.lua",
+                     [targets, path, self.ordinary])
 
     def scaling(self):
         """A 1,000-segment flow, the largest flow, and (as a control for where the pages are)
@@ -277,15 +269,13 @@ class Bench:
         small = self.new_flow(prefill=1000)
         big = max(range(s.segment_flows), key=lambda i: s.counts[i])
         c = self.args.scaling_connections
-        runs = [("flow of 1,000 segments", [small], [1000]),
-                (f"flow of {s.counts[big]:,} segments", [s.flow_id(big)], [s.counts[big]])]
+        runs = [("flow of 1,000 segments", self.flow_counts("small.txt", [small], [1000])),
+                (f"flow of {s.counts[big]:,} segments",
+                 self.flow_counts("big.txt", [s.flow_id(big)], [s.counts[big]]))]
         if s.long_flow:
-            runs.append((f"random flows of {s.segments_per_flow:,}",
-                         [s.flow_id(i) for i in range(1, s.segment_flows)],
-                         s.counts[1:]))
-        for n, (name, flows, counts) in enumerate(runs):
-            path = self.write_lines(f"scaling-{n}.txt", self.segment_targets(flows, counts))
-            self.run("scaling", name, c, "paths.lua", [path])
+            runs.append((f"random flows of {s.segments_per_flow:,}", self.ordinary))
+        for name, path in runs:
+            self.run("scaling", name, c, "windows.lua", [path])
 
 
 def machine():

@@ -16,6 +16,27 @@ function common.lines(path)
   return out
 end
 
+-- "id count" lines (a flow and its number of segments) as an array of {id=, count=}.
+function common.flow_counts(path)
+  local out = {}
+  for _, line in ipairs(common.lines(path)) do
+    local id, count = line:match("^(%S+)%s+(%d+)$")
+    assert(id, path .. ": expected 'id count' lines, got " .. line)
+    out[#out + 1] = {id = id, count = tonumber(count)}
+  end
+  return out
+end
+
+-- GET target of a random window of 10 adjacent 2 s segments of a random flow of `flows`
+-- (from flow_counts; segment n is [1700000000 + 2n s, +2 s)), with `suffix` appended. Drawn per
+-- request, so repeated requests for one window are as rare as with real clients.
+function common.window_target(flows, suffix)
+  local f = flows[math.random(#flows)]
+  local s = 1700000000 + 2 * (math.random(f.count - 10) - 1)
+  return string.format("/flows/%s/segments?timerange=%%5B%d%%3A0_%d%%3A0%%29%s",
+                       f.id, s, s + 20, suffix or "")
+end
+
 -- A seed that differs between wrk's threads (each has its own Lua state).
 function common.seed()
   return os.time() + math.floor(os.clock() * 1e6) + (tonumber(wrk.thread:get("id")) or 0) * 7919

@@ -7,7 +7,8 @@ JOBS ?= $(shell nproc)
 PYTEST := /usr/bin/python3 -m pytest
 ARGS ?=
 
-.PHONY: all deps deps-test build build-asan run test unit api api-s3 test-asan bench-segments bench-presign clean
+.PHONY: all deps deps-test deps-bench build build-asan run test unit api api-s3 test-asan \
+        bench bench-smoke bench-segments bench-presign clean
 
 all: build
 
@@ -16,6 +17,9 @@ deps:
 
 deps-test:
 	@scripts/deps.sh test
+
+deps-bench:
+	@scripts/deps.sh bench
 
 build: deps
 	@cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=Release -DTAMS_BUILD_TESTS=$(if $(NO_TESTS),OFF,ON) >/dev/null
@@ -53,7 +57,17 @@ test: deps-test
 	@$(MAKE) --no-print-directory unit
 	@$(MAKE) --no-print-directory api
 	@$(MAKE) --no-print-directory api-s3
+	@$(MAKE) --no-print-directory bench-smoke
 	@$(MAKE) --no-print-directory test-asan
+
+# make bench       : the standard benchmark (10,000 flows, 10 million segments, cached in bench/.data;
+#                    report in bench/results/); BENCH_ARGS adds bench/run.py options
+# make bench-smoke : the same scenarios on a tiny data set, 1 s each; fails on errors, never on speed
+bench: deps-bench build
+	/usr/bin/python3 bench/run.py --binary $(CURDIR)/build/tams $(BENCH_ARGS)
+
+bench-smoke: deps-bench build
+	/usr/bin/python3 bench/run.py --smoke --binary $(CURDIR)/build/tams $(BENCH_ARGS)
 
 bench-segments: build
 	/usr/bin/python3 bench/segment_query_scaling.py --binary $(CURDIR)/build/tams

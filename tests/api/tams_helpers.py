@@ -335,6 +335,18 @@ def raw_request(base_url, method, target, headers=None, body=None, auth=True, ti
 DROP = object()   # pass as a field value to make_flow() to remove a default field
 
 
+def wait_for(predicate, timeout=10.0, interval=0.1, what="condition"):
+    """Polls `predicate` until it returns something true (returned), or fails after `timeout` s."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{what} not reached within {timeout}s")
+        time.sleep(interval)
+
+
 def new_id() -> str:
     return str(uuid.uuid4())
 

@@ -6,6 +6,7 @@ from urllib.parse import quote, urlsplit
 
 import pytest
 
+from tams_helpers import wait_for as helpers_wait_for
 from tams_helpers import (
     BASIC_USER, MALFORMED_IDS, SEGMENT_LIST, Api, allocate, assert_head_twin, check,
     check_error_names, describe, external_segment, get_segments, make_flow, new_id,
@@ -16,14 +17,7 @@ DONE_WITHIN = 10.0   # seconds an async deletion / a garbage collection may take
 
 
 def wait_for(predicate, timeout=DONE_WITHIN, interval=0.1, what="condition"):
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"{what} not reached within {timeout}s")
-        time.sleep(interval)
+    return helpers_wait_for(predicate, timeout, interval, what)
 
 
 def starts(segments):

@@ -15,6 +15,7 @@ from s3_helpers import (
     KEY_ENV, S3_BUCKETS, S3_ENDPOINT, S3_SECRET_KEY, TcpProxy, backend_toml, closed_port_url,
     new_backend_id, s3_status, s3_target, write_config,
 )
+from tams_helpers import wait_for as helpers_wait_for
 from tams_helpers import (
     FIVE_XX, Api, ServerFailed, TamsServer, allocate, check, describe, get_segments, make_flow,
     new_id, post_segments, unique, upload,
@@ -30,14 +31,7 @@ AWKWARD_IDS = ["plain-{u}", "dir/{u}/seg 1.ts", "q?a=b&c=d#frag%25+plus/{u}", "u
 
 
 def wait_for(predicate, timeout=DONE_WITHIN, interval=0.2, what="condition"):
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"{what} not reached within {timeout}s")
-        time.sleep(interval)
+    return helpers_wait_for(predicate, timeout, interval, what)
 
 
 def start_server(workdir, kind, extra_toml="", env=None, backends=None):

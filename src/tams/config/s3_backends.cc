@@ -1,4 +1,5 @@
 #include "tams/config/s3_backends.h"
+#include "tams/model/uuid.h"
 
 #include <algorithm>
 #include <cerrno>
@@ -63,16 +64,6 @@ std::string upper(std::string_view s) {
 
 bool has_controls(std::string_view s) {
   return std::any_of(s.begin(), s.end(), [](unsigned char c) { return c < 0x20 || c == 0x7f; });
-}
-
-bool is_uuid(std::string_view s) {
-  if (s.size() != 36) return false;
-  for (size_t i = 0; i < s.size(); ++i) {
-    const char c = s[i];
-    const bool dash = i == 8 || i == 13 || i == 18 || i == 23;
-    if (dash ? c != '-' : !((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) return false;
-  }
-  return true;
 }
 
 // S3 bucket names (virtual-hosted safe): 3-63 of a-z 0-9 . -, starting and ending alphanumeric.
@@ -177,7 +168,9 @@ S3BackendConfig build(const RawFields& raw, bool from_file, const Environment& e
 
   S3BackendConfig b;
   const auto id = text("id");
-  if (!id || !is_uuid(*id)) fail("id", "required: a stable lowercase UUID (the storage_id)");
+  if (!id || !model::is_lowercase_uuid(*id)) {
+    fail("id", "required: a stable lowercase UUID (the storage_id)");
+  }
   b.id = *id;
   const auto bucket = text("bucket");
   if (!bucket || !is_bucket(*bucket)) {

@@ -1,4 +1,5 @@
 #include "tams/media/local_media_store.h"
+#include "tams/model/uuid.h"
 
 #include <fcntl.h>
 #include <openssl/crypto.h>
@@ -53,16 +54,6 @@ std::string new_uuid_v4() {
   const std::string h = to_hex(reinterpret_cast<const uint8_t*>(b.data()), b.size());
   return h.substr(0, 8) + "-" + h.substr(8, 4) + "-" + h.substr(12, 4) + "-" + h.substr(16, 4) +
          "-" + h.substr(20);
-}
-
-bool is_uuid(std::string_view s) {
-  if (s.size() != 36) return false;
-  for (size_t i = 0; i < s.size(); ++i) {
-    const char c = s[i];
-    const bool dash = i == 8 || i == 13 || i == 18 || i == 23;
-    if (dash ? c != '-' : !((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) return false;
-  }
-  return true;
 }
 
 // RFC 3986 unreserved characters pass; everything else (including '/') is %XX. An id that is
@@ -302,7 +293,9 @@ std::unique_ptr<LocalMediaStore> LocalMediaStore::open(const std::string& data_d
   std::string id = read_or_create(
       id_path, [] { return new_uuid_v4() + "\n"; }, 1024);
   while (!id.empty() && (id.back() == '\n' || id.back() == '\r')) id.pop_back();
-  if (!is_uuid(id)) throw std::runtime_error(id_path.string() + ": not a lowercase UUID");
+  if (!model::is_lowercase_uuid(id)) {
+    throw std::runtime_error(id_path.string() + ": not a lowercase UUID");
+  }
   sweep_abandoned_uploads(media_dir / "tmp");
 
   StorageBackend backend;

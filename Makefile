@@ -1,12 +1,13 @@
 # make run   : install missing build packages, build Release, start `tams serve` (embedded default)
-# make test  : install what the tests need, build, run unit + black-box tests, then the same under
-#              AddressSanitizer + UndefinedBehaviorSanitizer. Non-zero exit on any failure.
+# make test  : install what the tests need, build, run unit + black-box tests, the black-box tests
+#              again on PostgreSQL (test-pg), then unit + black-box under AddressSanitizer +
+#              UndefinedBehaviorSanitizer. Non-zero exit on any failure.
 SHELL := /bin/bash
 JOBS ?= $(shell nproc)
 PYTEST := /usr/bin/python3 -m pytest
 ARGS ?=
 
-.PHONY: all deps deps-test build build-asan run test unit api test-asan bench-segments clean
+.PHONY: all deps deps-test build build-asan run test unit api test-pg test-asan bench-segments clean
 
 all: build
 
@@ -34,6 +35,15 @@ unit: deps-test build
 api: deps-test build
 	TAMS_BINARY=$(CURDIR)/build/tams $(PYTEST) -q tests/api
 
+# The PostgreSQL store: a throwaway primary + streaming replica (tests/pg/pg_cluster.sh), its unit
+# tests, then the whole black-box suite with every server on PostgreSQL (a database per server).
+# Release build only, to keep the run short.
+test-pg: deps-test build
+	@set -e; eval "$$(tests/pg/pg_cluster.sh start)"; trap 'tests/pg/pg_cluster.sh stop' EXIT; \
+	  TAMS_TEST_PG_URL=$$TAMS_TEST_PG_URL TAMS_TEST_PG_REPLICA_URL=$$TAMS_TEST_PG_REPLICA_URL \
+	    build/unit_tests --gtest_filter='Postgres*:PgCluster*'; \
+	  TAMS_TEST_DB=$$TAMS_TEST_PG_URL TAMS_BINARY=$(CURDIR)/build/tams $(PYTEST) -q tests/api
+
 test-asan: build-asan
 	cd build-asan && ctest --output-on-failure -j $(JOBS)
 	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
@@ -42,6 +52,7 @@ test-asan: build-asan
 test: deps-test
 	@$(MAKE) --no-print-directory unit
 	@$(MAKE) --no-print-directory api
+	@$(MAKE) --no-print-directory test-pg
 	@$(MAKE) --no-print-directory test-asan
 
 bench-segments: build

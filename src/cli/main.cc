@@ -26,6 +26,8 @@
 #include "tams/jobs/webhook_delivery.h"
 #include "tams/media/backends.h"
 #include "tams/media/local_media_store.h"
+#include "tams/store/postgres/connection.h"
+#include "tams/store/postgres/postgres_store.h"
 #include "tams/store/sqlite/sqlite_store.h"
 
 #ifndef TAMS_VERSION
@@ -77,6 +79,27 @@ tams::config::BasicUser bootstrap_admin(const fs::path& data_dir, const std::str
   return {"admin", password};
 }
 
+// The metadata store the configuration names: PostgreSQL when `db` is set, else SQLite in the
+// data dir.
+std::unique_ptr<tams::store::MetadataStore> open_metadata_store(const tams::config::Config& cfg) {
+  if (cfg.db.empty()) {
+    return tams::store::sqlite::SqliteStore::open((fs::path(cfg.data_dir) / "tams.db").string());
+  }
+  tams::store::postgres::PostgresOptions options;
+  options.primary = cfg.db;
+  options.replicas = cfg.db_replicas;
+  options.replica_max_lag_ms = cfg.db_replica_max_lag_ms;
+  options.read_primary_after_write_ms = cfg.db_read_primary_after_write_ms;
+  auto store = tams::store::postgres::PostgresStore::open(options);
+  std::string replicas;
+  for (const std::string& url : cfg.db_replicas) {
+    replicas += (replicas.empty() ? "" : ", ") + tams::store::postgres::redact_url(url);
+  }
+  spdlog::info("metadata in PostgreSQL {}{}", tams::store::postgres::redact_url(cfg.db),
+               replicas.empty() ? "" : " (read replicas: " + replicas + ")");
+  return store;
+}
+
 std::pair<std::string, uint16_t> split_listen(const std::string& listen) {
   const size_t colon = listen.rfind(':');
   std::string host = listen.substr(0, colon);
@@ -106,7 +129,7 @@ int serve(const tams::config::FlagOverrides& flags) {
     users.push_back(bootstrap_admin(cfg.data_dir, cfg.listen));
   }
 
-  auto store = tams::store::sqlite::SqliteStore::open((fs::path(cfg.data_dir) / "tams.db").string());
+  auto store = open_metadata_store(cfg);
   tams::media::LocalMediaOptions media_options;
   media_options.url_expiry_seconds = cfg.media_url_expiry_seconds;
   media_options.max_object_bytes = static_cast<uint64_t>(cfg.media_max_object_bytes);
@@ -224,6 +247,17 @@ int main(int argc, char** argv) {
       "Directory for the database and media (default ./tams-data)");
   serve_cmd->add_option_function<std::string>(
       "--config", [&](const std::string& v) { flags.config_file = v; }, "TOML configuration file");
+  serve_cmd->add_option_function<std::string>(
+      "--db", [&](const std::string& v) { flags.db = v; },
+      "PostgreSQL URI of the metadata database (default: SQLite in the data dir)");
+  serve_cmd->add_option_function<std::string>(
+      "--db-replica",
+      [&](const std::string& v) {
+        if (!flags.db_replicas) flags.db_replicas.emplace();
+        flags.db_replicas->push_back(v);
+      },
+      "PostgreSQL URI of a read replica (repeatable)")
+      ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
   auto* version_cmd = cli.add_subcommand("version", "Print the version");
 
   CLI11_PARSE(cli, argc, argv);

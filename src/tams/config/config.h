@@ -61,6 +61,11 @@ struct Config {
   std::string jwt_issuer;                  // when set, tokens' `iss` must equal it
   std::string jwt_audience;                // when set, tokens' `aud` must contain it
   int64_t jwt_clock_skew_seconds = 60;     // leeway for `exp` and `nbf`
+  // Metadata database (docs/operations.md#postgresql). Empty: SQLite in data_dir.
+  std::string db;                        // postgres:// or postgresql:// URI of the primary
+  std::vector<std::string> db_replicas;  // URIs of streaming read replicas of it
+  int64_t db_replica_max_lag_ms = 1000;  // replicas further behind are not read from
+  int64_t db_read_primary_after_write_ms = 1000;  // read-your-writes window (0: off)
 };
 
 // True when JWT bearer tokens are configured (a secret, a JWKS file or a JWKS URL).
@@ -80,6 +85,8 @@ struct FlagOverrides {
   std::optional<std::string> listen;
   std::optional<std::string> data_dir;
   std::optional<std::string> config_file;
+  std::optional<std::string> db;
+  std::optional<std::vector<std::string>> db_replicas;  // repeated --db-replica
 };
 
 // Builds the effective configuration from `flags.config_file` (when set; a missing or unreadable

@@ -6,6 +6,7 @@
 
 #include "tams/http/percent.h"
 #include "tams/http/responses.h"
+#include "tams/store/unavailable.h"
 
 namespace tams::http {
 
@@ -96,6 +97,11 @@ Response App::exception_response(const Request& request) {
     throw;
   } catch (const core::Error& e) {
     return error_response(e);
+  } catch (const store::Unavailable& e) {
+    // The metadata database is down: 503 with Retry-After, so clients retry.
+    spdlog::warn("{} {}: {}", method_name(request.method), request.path, e.what());
+    return error_response(core::Error(core::ErrorKind::kUnavailable,
+                                      "the metadata database is unavailable; retry later"));
   } catch (const std::exception& e) {
     spdlog::error("{} {}: unexpected error: {}", method_name(request.method), request.path,
                   e.what());

@@ -16,6 +16,7 @@
 #include <utility>
 #include <variant>
 
+#include "tams/store/document_fields.h"
 #include "tams/store/sqlite/connection.h"
 #include "tams/store/sqlite/migrations.h"
 
@@ -365,67 +366,12 @@ constexpr std::string_view kSelectWebhookFailures =
 
 // ---- Documents ----
 
-Document parse_document(const std::string& text, std::string_view kind, std::string_view id) {
-  boost::system::error_code ec;
-  boost::json::value value = boost::json::parse(text, ec);
-  if (ec || !value.is_object()) {
-    throw std::runtime_error("stored document of " + std::string(kind) + " '" + std::string(id) +
-                             "' is not a JSON object");
-  }
-  return std::move(value.as_object());
-}
-
-std::string_view required_string(const Document& doc, std::string_view key,
-                                 std::string_view operation) {
-  const boost::json::value* value = doc.if_contains(key);
-  if (value == nullptr || !value->is_string()) {
-    throw std::invalid_argument(std::string(operation) + ": the document has no string \"" +
-                                std::string(key) + "\"");
-  }
-  return value->get_string();
-}
-
-std::optional<std::string_view> optional_string(const Document& doc, std::string_view key) {
-  const boost::json::value* value = doc.if_contains(key);
-  if (value == nullptr || !value->is_string()) return std::nullopt;
-  return std::string_view(value->get_string());
-}
-
-std::optional<int64_t> optional_integer(const boost::json::object* object, std::string_view key) {
-  if (object == nullptr) return std::nullopt;
-  const boost::json::value* value = object->if_contains(key);
-  if (value == nullptr) return std::nullopt;
-  if (value->is_int64()) return value->get_int64();
-  if (value->is_uint64() && value->get_uint64() <= static_cast<uint64_t>(INT64_MAX)) {
-    return static_cast<int64_t>(value->get_uint64());
-  }
-  return std::nullopt;
-}
-
 // A flow's segments_updated column, when set, replaces whatever the document holds (segment
 // writes update only the column). `column` is the column's index in the current row.
 void merge_segments_updated(Document& flow, const Statement& statement, int column) {
   if (!statement.column_is_null(column)) {
     flow["segments_updated"] = statement.column_text(column);
   }
-}
-
-// A keyset position of a segment listing: a decimal int64.
-int64_t parse_segment_position(const std::string& text) {
-  int64_t value = 0;
-  const char* end = text.data() + text.size();
-  const auto [ptr, ec] = std::from_chars(text.data(), end, value);
-  if (ec != std::errc() || ptr != end || text.empty()) {
-    throw std::invalid_argument("list_segments: page position \"" + text +
-                                "\" is not a segment start");
-  }
-  return value;
-}
-
-// One more row than the page holds tells whether a next page exists.
-int64_t rows_for_page(int64_t limit, std::string_view operation) {
-  if (limit < 1) throw std::invalid_argument(std::string(operation) + ": limit must be at least 1");
-  return std::min<int64_t>(limit, INT64_MAX - 1) + 1;
 }
 
 ObjectRecord read_object(const Statement& statement) {
@@ -646,35 +592,14 @@ class Transaction final : public WriteTransaction {
     const int64_t rows = rows_for_page(query.page.limit, "list_segments");
     model::Page<SegmentRecord> result;
     result.limit = query.page.limit;
-    const time::TimeRange& range = query.timerange;
-    if (range.is_empty()) return result;
-    const std::optional<int64_t> after =
-        query.page.after.empty() ? std::nullopt
-                                 : std::optional(parse_segment_position(query.page.after));
-
-    // The page is the segments whose start lies in [lowest, highest), walked from one end.
-    // Overlapping [range.start, range.end) means starting before range.end, and either starting
-    // at or after range.start or being the one segment that starts before range.start and
-    // reaches past it (segments do not overlap, so only the last one starting before it can).
-    int64_t highest = range.end();
-    std::optional<int64_t> lowest;
-    if (!query.reverse_order && after) {
-      // Continuing forwards from a segment that started at or after range.start: no segment
-      // before it is wanted, so the edge segment needs no look-up.
-      if (*after == INT64_MAX) return result;
-      if (*after >= range.start()) lowest = *after + 1;
-    }
-    if (!lowest) {
-      lowest = range.start();
-      if (range.has_start()) {
-        Statement edge = db_.prepare("kSegmentStartingBefore", kSegmentStartingBefore);
-        edge.bind(1, query.flow_id).bind(2, range.start());
-        if (edge.step() && edge.column_int64(1) > range.start()) lowest = edge.column_int64(0);
-      }
-      if (!query.reverse_order && after) lowest = std::max(*lowest, *after + 1);
-    }
-    if (query.reverse_order && after) highest = std::min(highest, *after);
-    if (*lowest >= highest) return result;
+    const auto window = segment_page_window(query, [&](int64_t point) {
+      Statement edge = db_.prepare("kSegmentStartingBefore", kSegmentStartingBefore);
+      edge.bind(1, query.flow_id).bind(2, point);
+      return edge.step() ? std::optional(std::make_pair(edge.column_int64(0), edge.column_int64(1)))
+                         : std::nullopt;
+    });
+    if (!window) return result;
+    const auto [lowest, highest] = *window;
 
     const bool by_object = query.object_id.has_value();
     Statement statement =
@@ -683,7 +608,7 @@ class Transaction final : public WriteTransaction {
                          : db_.prepare("kListSegmentsReverse", kListSegmentsReverse))
             : (by_object ? db_.prepare("kListObjectSegments", kListObjectSegments)
                          : db_.prepare("kListSegments", kListSegments));
-    statement.bind(1, query.flow_id).bind(2, *lowest).bind(3, highest).bind(4, rows);
+    statement.bind(1, query.flow_id).bind(2, lowest).bind(3, highest).bind(4, rows);
     if (by_object) statement.bind(5, *query.object_id);
     while (statement.step()) {
       if (static_cast<int64_t>(result.items.size()) == query.page.limit) {
@@ -925,11 +850,7 @@ class Transaction final : public WriteTransaction {
     const std::string_view id = required_string(flow, "id", "put_flow");
     const std::string_view source_id = required_string(flow, "source_id", "put_flow");
     const std::string_view format = required_string(flow, "format", "put_flow");
-    // frame_width / frame_height filter video flows only (the spec's query parameter text), so
-    // image flows, which have the same essence parameters, get no filter columns.
-    const boost::json::value* essence =
-        format == "urn:x-nmos:format:video" ? flow.if_contains("essence_parameters") : nullptr;
-    const boost::json::object* essence_object = essence != nullptr ? essence->if_object() : nullptr;
+    const boost::json::object* essence_object = video_essence(flow, format);
     {
       Statement upsert = db_.prepare("kUpsertFlow", kUpsertFlow);
       upsert.bind(1, id).bind(2, source_id).bind(3, format);

@@ -41,8 +41,9 @@ api: deps-test build
 test-pg: deps-test build
 	@set -e; eval "$$(tests/pg/pg_cluster.sh start)"; trap 'tests/pg/pg_cluster.sh stop' EXIT; \
 	  TAMS_TEST_PG_URL=$$TAMS_TEST_PG_URL TAMS_TEST_PG_REPLICA_URL=$$TAMS_TEST_PG_REPLICA_URL \
-	    build/unit_tests --gtest_filter='Postgres*:PgCluster*'; \
-	  TAMS_TEST_DB=$$TAMS_TEST_PG_URL TAMS_BINARY=$(CURDIR)/build/tams $(PYTEST) -q tests/api
+	    build/unit_tests --gtest_filter='Postgres*'; \
+	  TAMS_TEST_DB=$$TAMS_TEST_PG_URL TAMS_TEST_PG_REPLICA_URL=$$TAMS_TEST_PG_REPLICA_URL \
+	    TAMS_TEST_PG_DIR=$$TAMS_TEST_PG_DIR TAMS_BINARY=$(CURDIR)/build/tams $(PYTEST) -q tests/api
 
 test-asan: build-asan
 	cd build-asan && ctest --output-on-failure -j $(JOBS)

@@ -473,7 +473,7 @@ class ServerFailed(Exception):
 # every server the tests start then keeps its metadata there, in a database of its own.
 # --------------------------------------------------------------------------------------------
 
-def test_db_base():
+def pg_test_base():
     """The PostgreSQL server URL the suite runs against, or None for the SQLite default."""
     return os.environ.get("TAMS_TEST_DB") or None
 
@@ -496,7 +496,7 @@ def psql(url, sql):
 def pg_database_for(data_dir):
     """A database of the TAMS_TEST_DB server for the server whose data dir is `data_dir`: created
     on first use, the same one again for a restart on the same data dir (as tams.db would be)."""
-    base = test_db_base()
+    base = pg_test_base()
     key = hashlib.sha1(str(Path(data_dir).resolve()).encode()).hexdigest()[:20]
     name = f"tams_{key}"
     if psql(base, f"SELECT count(*) FROM pg_database WHERE datname = '{name}'") == "0":
@@ -535,8 +535,8 @@ class TamsServer:
         if not (b.is_file() and os.access(b, os.X_OK)):
             raise ServerFailed(f"TAMS binary not found or not executable: {b} (set TAMS_BINARY)")
         self.data_dir.mkdir(parents=True, exist_ok=True)
-        if test_db_base() and "TAMS_DB" not in self.env:
-            self.env["TAMS_DB"] = pg_url(test_db_base(), pg_database_for(self.data_dir))
+        if pg_test_base() and "TAMS_DB" not in self.env:
+            self.env["TAMS_DB"] = pg_url(pg_test_base(), pg_database_for(self.data_dir))
         self.runs += 1
         self.stdout_path = self.workdir / f"stdout.{self.runs}.log"
         self.stderr_path = self.workdir / f"stderr.{self.runs}.log"

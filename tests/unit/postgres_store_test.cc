@@ -17,6 +17,7 @@
 
 #include "tams/store/postgres/connection.h"
 #include "tams/store/postgres/read_routing.h"
+#include "tams/store/read_affinity.h"
 #include "tams/store/unavailable.h"
 
 namespace tams::store::postgres {
@@ -449,12 +450,17 @@ TEST_F(PostgresStoreTest, ReplicaServesReadsAndThePinnedWindowReadsThePrimary) {
   } resume{control};
 
   store.write([&](WriteTransaction& txn) { txn.put_setting("k", "new"); });
+  store.check_health();
   auto value = [&] {
     std::string v;
     store.read([&](Reader& reader) { v = reader.get_setting("k").value_or(""); });
     return v;
   };
-  EXPECT_EQ(value(), "new") << "inside the window, reads go to the primary";
+  {
+    ReadAffinity other("someone-else");
+    EXPECT_EQ(value(), "old") << "another client's reads are not pinned by this write";
+  }
+  EXPECT_EQ(value(), "new") << "inside the window, the writer's reads go to the primary";
   std::this_thread::sleep_for(std::chrono::milliseconds(1700));
   store.check_health();
   EXPECT_EQ(value(), "old") << "after the window, the (paused) replica serves";

@@ -6,6 +6,7 @@
 
 #include "tams/http/percent.h"
 #include "tams/http/responses.h"
+#include "tams/store/read_affinity.h"
 #include "tams/store/unavailable.h"
 
 namespace tams::http {
@@ -259,6 +260,8 @@ Response App::dispatch(Request& request) const {
     request.body_sink->write(request.body.data(), request.body.size());
     request.body.clear();
   }
+  // Read-your-writes per client: after this principal's writes, its reads go to the primary.
+  store::ReadAffinity affinity(request.principal.name);
   return (*match.handler)(request);
 }
 

@@ -109,15 +109,23 @@ void Connection::fail(std::string_view name, pg_result* result) {
 Result Connection::check(std::string_view name, pg_result* result) {
   const ExecStatusType status = result != nullptr ? PQresultStatus(result) : PGRES_FATAL_ERROR;
   if (status != PGRES_COMMAND_OK && status != PGRES_TUPLES_OK) fail(name, result);
-  return Result(result);
+  const std::string_view command = PQcmdStatus(result);
+  Result checked(result);
+  if (command.starts_with("INSERT") || command.starts_with("UPDATE") ||
+      command.starts_with("DELETE")) {
+    rows_changed_ += checked.affected();
+  }
+  return checked;
 }
 
 void Connection::exec(std::string_view name, std::string_view sql) {
+  ++statements_run_;
   const std::string text(sql);
   check(name, PQexec(conn_, text.c_str()));
 }
 
 Result Connection::query(std::string_view name, std::string_view sql, const Params& params) {
+  ++statements_run_;
   std::string key(sql);
   auto found = statements_.find(key);
   if (found == statements_.end()) {

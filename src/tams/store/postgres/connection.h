@@ -106,6 +106,11 @@ class Connection {
 
   // True once the connection failed; a broken connection is discarded, never reused.
   bool broken() const;
+  // True until the first statement runs: a failure on a connection that has served before may
+  // only mean that its server restarted since (the socket is dead, libpq cannot know yet).
+  bool fresh() const { return statements_run_ == 0; }
+  // Rows inserted, updated or deleted by this connection's statements so far.
+  int64_t rows_changed() const { return rows_changed_; }
   const std::string& label() const { return label_; }
 
  private:
@@ -119,6 +124,8 @@ class Connection {
   std::string label_;
   bool broken_ = false;
   uint64_t next_statement_ = 0;
+  uint64_t statements_run_ = 0;
+  int64_t rows_changed_ = 0;
   std::unordered_map<std::string, std::string> statements_;  // SQL text -> prepared name
 };
 

@@ -24,10 +24,7 @@ std::unique_ptr<Connection> Endpoint::acquire() {
 }
 
 void Endpoint::release(std::unique_ptr<Connection> connection) {
-  if (connection->broken()) {
-    mark_down();
-    return;
-  }
+  if (connection->broken()) return;
   std::lock_guard lock(mutex_);
   if (idle_.size() < kMaxIdle) idle_.push_back(std::move(connection));
 }
@@ -52,8 +49,7 @@ void Endpoint::mark_up() {
 }
 
 Lease::~Lease() {
-  // A connection that cannot end its transaction is not reused; release() marks the endpoint
-  // down when the connection itself broke.
+  // A connection that cannot end its transaction is not reused.
   if (!connection_->rollback() && !connection_->broken()) return;
   endpoint_.release(std::move(connection_));
 }

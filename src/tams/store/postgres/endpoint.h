@@ -25,8 +25,7 @@ class Endpoint {
   // A connection for one caller: an idle one from the pool, or a new one. Throws
   // EndpointFailure (and marks the endpoint down) when a new one cannot be made.
   std::unique_ptr<Connection> acquire();
-  // Gives a connection back. Broken connections, or ones beyond kMaxIdle, are closed instead;
-  // a broken one also marks the endpoint down until the health check sees it answer again.
+  // Gives a connection back. Broken connections, or ones beyond kMaxIdle, are closed instead.
   void release(std::unique_ptr<Connection> connection);
   // Closes every idle connection (after the server went away, they are all dead).
   void drop_idle();
@@ -38,6 +37,7 @@ class Endpoint {
 
   // The server answered its last health check (and nothing failed since).
   bool up() const { return up_.load(); }
+  // Until the health check sees the server answer again; also closes the idle connections.
   void mark_down();
   void mark_up();
   // For replicas: in recovery (a standby), and the estimated replay lag in milliseconds

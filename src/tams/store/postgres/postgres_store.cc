@@ -7,11 +7,13 @@
 #include <boost/json/value.hpp>
 #include <chrono>
 #include <map>
+#include <optional>
 #include <stdexcept>
 #include <utility>
 #include <variant>
 
 #include "tams/store/document_fields.h"
+#include "tams/store/read_affinity.h"
 #include "tams/store/postgres/connection.h"
 #include "tams/store/postgres/endpoint.h"
 #include "tams/store/postgres/health_check.h"
@@ -906,6 +908,26 @@ int64_t steady_ms() {
       .count();
 }
 
+// Leases a connection of `endpoint` into `lease` and runs `begin` on it. A pooled connection
+// whose server restarted since it last served fails on its first statement, before anything ran:
+// then every idle connection of the endpoint (they are as dead) is dropped and a new connection
+// tries once more, so a database restart costs no failed request.
+void begin_transaction(Endpoint& endpoint, std::optional<Lease>& lease, std::string_view name,
+                       std::string_view begin) {
+  for (int attempt = 0;; ++attempt) {
+    lease.emplace(endpoint);
+    const bool reused = !(*lease)->fresh();
+    try {
+      (*lease)->query(name, begin);
+      return;
+    } catch (const EndpointFailure&) {
+      lease.reset();
+      if (!reused || attempt > 0) throw;
+      endpoint.drop_idle();
+    }
+  }
+}
+
 // The thread inside write(), to refuse re-entry (which would wait for its own advisory lock).
 thread_local bool t_writing = false;
 
@@ -940,16 +962,29 @@ PostgresStore::PostgresStore(const PostgresOptions& options)
 
 PostgresStore::~PostgresStore() { health_->stop(); }
 
-bool PostgresStore::pinned_to_primary() const {
-  return options_.read_primary_after_write_ms > 0 && steady_ms() < pinned_until_ms_.load();
+bool PostgresStore::pinned_to_primary() {
+  if (options_.read_primary_after_write_ms <= 0) return false;
+  std::lock_guard lock(pins_mutex_);
+  const auto found = pinned_until_ms_.find(ReadAffinity::current());
+  return found != pinned_until_ms_.end() && steady_ms() < found->second;
+}
+
+void PostgresStore::pin() {
+  const int64_t now = steady_ms();
+  std::lock_guard lock(pins_mutex_);
+  // Expired windows are dropped now and then, so the map holds about the recent writers.
+  if (pinned_until_ms_.size() >= kMaxPins) {
+    std::erase_if(pinned_until_ms_, [now](const auto& pin) { return pin.second <= now; });
+  }
+  pinned_until_ms_[ReadAffinity::current()] = now + options_.read_primary_after_write_ms;
 }
 
 void PostgresStore::read_on(Endpoint& endpoint, const std::function<void(Reader&)>& fn) {
-  Lease db(endpoint);
-  db->query("kBeginRead", kBeginRead);
-  Transaction transaction(*db);
+  std::optional<Lease> db;
+  begin_transaction(endpoint, db, "kBeginRead", kBeginRead);
+  Transaction transaction(**db);
   fn(transaction);
-  db->query("kCommit", kCommit);
+  (*db)->query("kCommit", kCommit);
 }
 
 void PostgresStore::read(const std::function<void(Reader&)>& fn) {
@@ -968,6 +1003,7 @@ void PostgresStore::read(const std::function<void(Reader&)>& fn) {
     Endpoint& endpoint = order[i] == kPrimary ? *primary_ : *replicas_[order[i]];
     try {
       read_on(endpoint, fn);
+      endpoint.mark_up();
       return;
     } catch (const EndpointFailure& e) {
       endpoint.mark_down();
@@ -987,18 +1023,23 @@ void PostgresStore::write(const std::function<void(WriteTransaction&)>& fn) {
     ~Clear() { t_writing = false; }
   } clear;
   bool events_added = false;
-  {
-    Lease db(*primary_);
-    db->query("kBeginWrite", kBeginWrite);
-    db->query("kWriteLock", kWriteLock, Params(kWriteLockKey));
-    Transaction transaction(*db);
+  bool changed = false;
+  try {
+    std::optional<Lease> db;
+    begin_transaction(*primary_, db, "kBeginWrite", kBeginWrite);
+    (*db)->query("kWriteLock", kWriteLock, Params(kWriteLockKey));
+    const int64_t changed_before = (*db)->rows_changed();
+    Transaction transaction(**db);
     fn(transaction);
-    db->query("kCommit", kCommit);
+    (*db)->query("kCommit", kCommit);
     events_added = transaction.events_added() > 0;
+    changed = (*db)->rows_changed() > changed_before;
+    primary_->mark_up();  // it evidently answers again, whatever the last health check saw
+  } catch (const EndpointFailure&) {
+    primary_->mark_down();  // reads leave it until the health check sees it again
+    throw;
   }
-  if (!replicas_.empty() && options_.read_primary_after_write_ms > 0) {
-    pinned_until_ms_.store(steady_ms() + options_.read_primary_after_write_ms);
-  }
+  if (!replicas_.empty() && options_.read_primary_after_write_ms > 0 && changed) pin();
   if (events_added && event_listener_) event_listener_();
 }
 

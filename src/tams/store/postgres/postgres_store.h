@@ -7,9 +7,11 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <span>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <vector>
 
 #include "tams/store/metadata_store.h"
@@ -34,8 +36,9 @@ struct PostgresOptions {
   // Replicas further behind than this (estimated by the health check) are not read from while
   // the primary is up.
   int64_t replica_max_lag_ms = 1000;
-  // Read-your-writes: for this long after a write() commits, this store reads from the primary
-  // (replicas only when it fails). 0: never pinned.
+  // Read-your-writes: for this long after a write() that changed something commits, the reads
+  // of the same ReadAffinity key (the same client) go to the primary (replicas only when it
+  // fails). 0: never pinned.
   int64_t read_primary_after_write_ms = 1000;
   std::chrono::milliseconds health_interval{1000};
 };
@@ -58,7 +61,7 @@ struct EndpointStatus {
 // and the insert it guards cannot race; event seqs commit in ascending order). Commits are
 // durable (synchronous_commit on). read() runs in one READ ONLY REPEATABLE READ transaction (one
 // snapshot) on a replica chosen by read_order() (round-robin over fresh replicas, the primary
-// during the read-your-writes window or when no replica is fresh); when that endpoint fails, the
+// during the client's read-your-writes window or when no replica is fresh); when that endpoint fails, the
 // read runs once more on the next one, so `fn` may run twice. A HealthCheck thread follows every
 // endpoint; broken connections are dropped, so an endpoint that comes back is used again without
 // a restart.
@@ -91,18 +94,25 @@ class PostgresStore final : public MetadataStore {
   void check_health();
 
  private:
+  // Pins beyond this many trigger dropping the expired ones.
+  static constexpr size_t kMaxPins = 1024;
+
   explicit PostgresStore(const PostgresOptions& options);
 
   // Runs one read transaction on `endpoint`.
   void read_on(Endpoint& endpoint, const std::function<void(Reader&)>& fn);
-  bool pinned_to_primary() const;
+  // Whether reads of the calling thread's ReadAffinity key go to the primary now; pin() starts
+  // that window.
+  bool pinned_to_primary();
+  void pin();
 
   const PostgresOptions options_;
   std::unique_ptr<Endpoint> primary_;
   std::vector<std::unique_ptr<Endpoint>> replicas_;
   std::unique_ptr<HealthCheck> health_;
   std::atomic<size_t> rotation_{0};
-  std::atomic<int64_t> pinned_until_ms_{0};  // steady clock
+  std::mutex pins_mutex_;
+  std::unordered_map<std::string, int64_t> pinned_until_ms_;  // key -> steady ms; pins_mutex_
   std::function<void()> event_listener_;     // set before concurrent use
 };
 

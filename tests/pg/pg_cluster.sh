@@ -62,10 +62,10 @@ start_server() {  # datadir port what
   wait_ready "$2" "$3"
 }
 
-stop_server() {  # datadir
+stop_server() {  # datadir [mode]
   [ -d "$1" ] || return 0
   running "$1" || return 0
-  as_owner "$BIN/pg_ctl" -D "$1" -m fast -w -t 60 stop >/dev/null
+  as_owner "$BIN/pg_ctl" -D "$1" -m "${2:-fast}" -w -t 60 stop >/dev/null
 }
 
 start() {
@@ -106,9 +106,9 @@ CONF
   print_env
 }
 
-stop() {
-  stop_server "$DIR/replica"
-  stop_server "$DIR/primary"
+stop() {  # the data is thrown away: no need for a clean shutdown
+  stop_server "$DIR/replica" immediate
+  stop_server "$DIR/primary" immediate
   rm -rf "$DIR"
 }
 

@@ -3,6 +3,8 @@
 #include <array>
 #include <stdexcept>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "tams/store/postgres/connection.h"
 
@@ -184,22 +186,12 @@ constexpr std::string_view kInsertAppliedMigration =
 int migrate_in_transaction(Connection& db) {
   db.exec("kCreateSchemaMigrations", kCreateSchemaMigrations);
   const std::span<const Migration> known = migrations();
-  int64_t current = 0;
   const Result applied = db.query("kSelectAppliedMigrations", kSelectAppliedMigrations);
+  std::vector<std::pair<int64_t, std::string>> recorded;
   for (int row = 0; row < applied.rows(); ++row) {
-    const int64_t version = applied.int64(row, 0);
-    const std::string name = applied.text(row, 1);
-    if (version > static_cast<int64_t>(known.size())) {
-      throw std::runtime_error("the database has schema version " + std::to_string(version) +
-                               ", newer than this build knows (" + std::to_string(known.size()) +
-                               "); use a newer tams");
-    }
-    if (version < 1 || known[version - 1].name != name) {
-      throw std::runtime_error("the database records migration " + std::to_string(version) +
-                               " as '" + name + "', which this build does not know");
-    }
-    current = version;
+    recorded.emplace_back(applied.int64(row, 0), applied.text(row, 1));
   }
+  const int64_t current = recorded_version(known, recorded);
   int applied_now = 0;
   for (const Migration& migration : known) {
     if (migration.version <= current) continue;

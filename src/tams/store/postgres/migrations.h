@@ -5,18 +5,15 @@
 #include <span>
 #include <string_view>
 
+#include "tams/store/migration.h"
+
 namespace tams::store::postgres {
 
 class Connection;
 
-// One schema step. A migration, once released, is never edited: changes are new migrations with
-// the next version. The versions and names are those of the SQLite store's migrations, so that a
-// database of either kind at version N has the same tables.
-struct Migration {
-  int version;            // 1, 2, 3 ... without gaps
-  std::string_view name;  // recorded beside the version; a mismatch on open is an error
-  std::string_view sql;   // one or more statements
-};
+// The versions and names are those of the SQLite store's migrations, so that a database of
+// either kind at version N has the same tables.
+using store::Migration;
 
 // Every migration this build knows, in ascending version order.
 std::span<const Migration> migrations();

@@ -80,6 +80,8 @@ TEST(PostgresRedaction, PasswordsNeverShow) {
             "postgres://db/tams?user=u&password=***&sslmode=require");
   EXPECT_EQ(redact_url("host=db password=s3cret dbname=tams"), "host=db password=*** dbname=tams");
   EXPECT_EQ(redact_url("postgres://u:p%40ss@db/x").find("p%40ss"), std::string::npos);
+  EXPECT_EQ(redact_url("postgres://u:p@ss@db/x"), "postgres://u:***@db/x");
+  EXPECT_EQ(redact_url("postgres://db?password=s3cret"), "postgres://db?password=***");
 }
 
 TEST(PostgresStoreOpen, UnreachablePrimaryIsUnavailableAndRedacted) {

@@ -160,9 +160,10 @@ std::string redact_url(std::string_view url) {
   const size_t scheme = out.find("://");
   if (scheme != std::string::npos) {
     const size_t authority = scheme + 3;
-    const size_t at = out.find('@', authority);
-    const size_t slash = out.find('/', authority);
-    if (at != std::string::npos && (slash == std::string::npos || at < slash)) {
+    const size_t end = out.find_first_of("/?", authority);
+    // The last '@' of the authority: an unencoded '@' in the password stays hidden too.
+    const size_t at = out.rfind('@', end == std::string::npos ? std::string::npos : end);
+    if (at != std::string::npos && at >= authority) {
       const size_t colon = out.find(':', authority);
       if (colon != std::string::npos && colon < at) out.replace(colon + 1, at - colon - 1, "***");
     }

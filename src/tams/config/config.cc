@@ -506,6 +506,7 @@ struct Origin {
 std::string env_name(std::string_view key) { return "TAMS_" + to_upper(key); }
 
 std::string flag_name(std::string_view key) {
+  if (key == "db_replicas") return "--db-replica";  // repeatable: one URI per flag
   std::string flag = "--" + std::string(key);
   std::replace(flag.begin(), flag.end(), '_', '-');
   return flag;

@@ -51,7 +51,11 @@ TEST(PostgresReadRouting, OrderTable) {
       {"down replicas are skipped", true, {down}, false, 0, {kPrimary}},
       {"a promoted replica is not read from", true, {promoted}, false, 0, {kPrimary}},
       {"pinned: the primary first", true, {fresh}, true, 0, {kPrimary, 0}},
-      {"primary down: lag does not matter", false, {lagging, unknown_lag}, false, 0,
+      {"primary down: lag does not matter",
+       false,
+       {lagging, unknown_lag},
+       false,
+       0,
        {0, 1, kPrimary}},
       {"primary down and pinned: replicas first", false, {fresh}, true, 0, {0, kPrimary}},
       {"everything down: still the primary", false, {down}, false, 0, {kPrimary}},
@@ -152,7 +156,8 @@ class PostgresStoreTest : public ::testing::Test {
 };
 
 object flow_doc(const std::string& id) {
-  return object{{"id", id}, {"source_id", "00000000-0000-4000-8000-000000000001"},
+  return object{{"id", id},
+                {"source_id", "00000000-0000-4000-8000-000000000001"},
                 {"format", "urn:x-nmos:format:data"}};
 }
 
@@ -170,8 +175,8 @@ SegmentRecord segment(const std::string& flow, int64_t start, int64_t end,
   s.start_ns = start;
   s.end_ns = end;
   s.object_id = object_id;
-  s.doc = object{{"object_id", object_id}, {"timerange", "[" + std::to_string(start) + ":0_" +
-                                                             std::to_string(end) + ":0)"}};
+  s.doc = object{{"object_id", object_id},
+                 {"timerange", "[" + std::to_string(start) + ":0_" + std::to_string(end) + ":0)"}};
   return s;
 }
 
@@ -338,8 +343,7 @@ TEST_F(PostgresStoreTest, TimelineStatementsSeekTheirIndexes) {
     db.exec("prepare", "PREPARE " + statement + " AS " + sql);
     // The generic plan is what a prepared statement settles on after five executions.
     db.exec("generic", "SET plan_cache_mode = force_generic_plan");
-    const Result plan =
-        db.query("explain", "EXPLAIN EXECUTE " + statement + "(" + c.params + ")");
+    const Result plan = db.query("explain", "EXPLAIN EXECUTE " + statement + "(" + c.params + ")");
     std::string text;
     for (int row = 0; row < plan.rows(); ++row) text += plan.text(row, 0) + "\n";
     EXPECT_NE(text.find(c.index), std::string::npos) << c.name << ":\n" << text;

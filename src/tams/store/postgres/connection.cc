@@ -71,8 +71,8 @@ Connection::Connection(const std::string& url, std::string label) : label_(std::
   // over earlier ones, and expands `dbname` at its position).
   // synchronous_commit=on: a commit returns once its WAL is flushed (the server default, made
   // explicit so that a database-wide "off" cannot weaken the store's durability).
-  const char* keywords[] = {"connect_timeout", "application_name", "keepalives_idle", "options",
-                            "dbname", nullptr};
+  const char* keywords[] = {"connect_timeout", "application_name", "keepalives_idle",
+                            "options",         "dbname",           nullptr};
   const char* values[] = {"2", "tams", "10", "-c synchronous_commit=on", url.c_str(), nullptr};
   conn_ = PQconnectdbParams(keywords, values, /*expand_dbname=*/1);
   if (conn_ == nullptr) throw EndpointFailure("PostgreSQL " + label_ + ": out of memory");
@@ -83,7 +83,8 @@ Connection::Connection(const std::string& url, std::string label) : label_(std::
     throw EndpointFailure("cannot connect to PostgreSQL " + label_ + ": " + reason);
   }
   // Server notices ("relation already exists, skipping") are not errors; keep them off stderr.
-  PQsetNoticeProcessor(conn_, [](void*, const char*) {}, nullptr);
+  PQsetNoticeProcessor(
+      conn_, [](void*, const char*) {}, nullptr);
 }
 
 Connection::~Connection() {
@@ -93,7 +94,8 @@ Connection::~Connection() {
 bool Connection::broken() const { return broken_ || PQstatus(conn_) != CONNECTION_OK; }
 
 void Connection::fail(std::string_view name, pg_result* result) {
-  const char* state_field = result != nullptr ? PQresultErrorField(result, PG_DIAG_SQLSTATE) : nullptr;
+  const char* state_field =
+      result != nullptr ? PQresultErrorField(result, PG_DIAG_SQLSTATE) : nullptr;
   const std::string state = state_field != nullptr ? state_field : "";
   std::string message = first_line(result != nullptr ? PQresultErrorMessage(result) : nullptr);
   if (message.empty()) message = first_line(PQerrorMessage(conn_));

@@ -37,8 +37,7 @@ void Endpoint::drop_idle() {
 
 void Endpoint::mark_down() {
   if (up_.exchange(false)) {
-    spdlog::warn("PostgreSQL {} is unavailable; routing around it until it answers again",
-                 label_);
+    spdlog::warn("PostgreSQL {} is unavailable; routing around it until it answers again", label_);
   }
   // Idle connections to a server that failed are most likely dead too.
   drop_idle();

@@ -46,7 +46,8 @@ bool HealthCheck::ask(size_t slot, Endpoint& endpoint, Fn fn) {
     endpoint.mark_up();
     return true;
   } catch (const std::exception& e) {
-    if (endpoint.up()) spdlog::debug("health check of PostgreSQL {}: {}", endpoint.label(), e.what());
+    if (endpoint.up())
+      spdlog::debug("health check of PostgreSQL {}: {}", endpoint.label(), e.what());
     connection.reset();
     endpoint.mark_down();
     return false;

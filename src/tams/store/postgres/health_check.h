@@ -50,7 +50,7 @@ class HealthCheck {
   std::vector<Endpoint*> replicas_;
   const std::chrono::milliseconds interval_;
 
-  std::mutex check_mutex_;  // one check_once() at a time
+  std::mutex check_mutex_;                                // one check_once() at a time
   std::vector<std::unique_ptr<Connection>> connections_;  // [0] primary, [1 + i] replica i
   std::deque<WalSample> primary_samples_;                 // oldest first
 

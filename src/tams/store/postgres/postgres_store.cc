@@ -13,12 +13,12 @@
 #include <variant>
 
 #include "tams/store/document_fields.h"
-#include "tams/store/read_affinity.h"
 #include "tams/store/postgres/connection.h"
 #include "tams/store/postgres/endpoint.h"
 #include "tams/store/postgres/health_check.h"
 #include "tams/store/postgres/migrations.h"
 #include "tams/store/postgres/read_routing.h"
+#include "tams/store/read_affinity.h"
 
 namespace tams::store::postgres {
 
@@ -486,7 +486,8 @@ class Transaction final : public WriteTransaction {
   }
 
   std::vector<CollectionMember> source_collection(const std::string& source_id) override {
-    const Result r = db_.query("kSelectSourceCollection", kSelectSourceCollection, Params(source_id));
+    const Result r =
+        db_.query("kSelectSourceCollection", kSelectSourceCollection, Params(source_id));
     std::vector<CollectionMember> members;
     for (int row = 0; row < r.rows(); ++row) {
       members.push_back(CollectionMember{r.text(row, 0), r.text(row, 1)});
@@ -534,9 +535,8 @@ class Transaction final : public WriteTransaction {
     const int64_t rows = rows_for_page(query.page.limit, "list_segments");
     model::Page<SegmentRecord> result;
     result.limit = query.page.limit;
-    const auto window = segment_page_window(query, [&](int64_t point) {
-      return segment_starting_before(query.flow_id, point);
-    });
+    const auto window = segment_page_window(
+        query, [&](int64_t point) { return segment_starting_before(query.flow_id, point); });
     if (!window) return result;
     const auto [lowest, highest] = *window;
     const bool by_object = query.object_id.has_value();
@@ -687,10 +687,10 @@ class Transaction final : public WriteTransaction {
   }
 
   int64_t add_event(const EventRecord& event) override {
-    const Result r = db_.query("kInsertEvent", kInsertEvent,
-                               Params(event.type, event.timestamp,
-                                      boost::json::serialize(event.subject),
-                                      boost::json::serialize(event.payload)));
+    const Result r =
+        db_.query("kInsertEvent", kInsertEvent,
+                  Params(event.type, event.timestamp, boost::json::serialize(event.subject),
+                         boost::json::serialize(event.payload)));
     if (r.rows() == 0) throw std::runtime_error("add_event: no seq returned");
     ++events_added_;
     return r.int64(0, 0);
@@ -792,8 +792,8 @@ class Transaction final : public WriteTransaction {
                   Params(segment.flow_id, segment.start_ns, segment.end_ns, segment.object_id,
                          boost::json::serialize(segment.doc)));
     if (inserted.rows() == 0) {
-      if (db_.query("kSelectObjectExists", kSelectObjectExists, Params(segment.object_id))
-              .rows() == 0) {
+      if (db_.query("kSelectObjectExists", kSelectObjectExists, Params(segment.object_id)).rows() ==
+          0) {
         throw std::logic_error("insert_segment: no object row for object " + segment.object_id);
       }
       throw std::logic_error("insert_segment: flow " + segment.flow_id +
@@ -863,7 +863,7 @@ class Transaction final : public WriteTransaction {
 
  private:
   std::optional<std::pair<int64_t, int64_t>> segment_starting_before(const std::string& flow_id,
-                                                                      int64_t point) {
+                                                                     int64_t point) {
     const Result r =
         db_.query("kSegmentStartingBefore", kSegmentStartingBefore, Params(flow_id, point));
     if (r.rows() == 0) return std::nullopt;
@@ -893,8 +893,9 @@ class Transaction final : public WriteTransaction {
     if (tags == nullptr || !tags->is_object()) return;
     for (const auto& tag : tags->get_object()) {
       if (!tag.value().is_string()) continue;
-      db_.query(name, sql, Params(owner_id, std::string_view(tag.key()),
-                                  std::string_view(tag.value().get_string())));
+      db_.query(name, sql,
+                Params(owner_id, std::string_view(tag.key()),
+                       std::string_view(tag.value().get_string())));
     }
   }
 

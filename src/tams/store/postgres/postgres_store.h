@@ -61,10 +61,10 @@ struct EndpointStatus {
 // and the insert it guards cannot race; event seqs commit in ascending order). Commits are
 // durable (synchronous_commit on). read() runs in one READ ONLY REPEATABLE READ transaction (one
 // snapshot) on a replica chosen by read_order() (round-robin over fresh replicas, the primary
-// during the client's read-your-writes window or when no replica is fresh); when that endpoint fails, the
-// read runs once more on the next one, so `fn` may run twice. A HealthCheck thread follows every
-// endpoint; broken connections are dropped, so an endpoint that comes back is used again without
-// a restart.
+// during the client's read-your-writes window or when no replica is fresh); when that endpoint
+// fails, the read runs once more on the next one, so `fn` may run twice. A HealthCheck thread
+// follows every endpoint; broken connections are dropped, so an endpoint that comes back is used
+// again without a restart.
 //
 // Failures: read() and write() throw store::Unavailable when no endpoint that could serve them
 // answers (write(): the primary), std::runtime_error for other database errors, and propagate
@@ -113,7 +113,7 @@ class PostgresStore final : public MetadataStore {
   std::atomic<size_t> rotation_{0};
   std::mutex pins_mutex_;
   std::unordered_map<std::string, int64_t> pinned_until_ms_;  // key -> steady ms; pins_mutex_
-  std::function<void()> event_listener_;     // set before concurrent use
+  std::function<void()> event_listener_;                      // set before concurrent use
 };
 
 }  // namespace tams::store::postgres

@@ -119,8 +119,9 @@ def test_stopped_primary_makes_writes_503_and_reads_use_the_replica(replicated_s
         assert r.headers.get("Retry-After") == "1", r.headers
         # Reads keep working from the replica, pinned window or not.
         for _ in range(10):
-            got = check(api.get(f"/flows/{flow['id']}"), 200, "flow.json")
-            assert got["id"] == flow["id"]
+            r = api.get(f"/flows/{flow['id']}")
+            assert r.status_code == 200, f"{r.status_code} {r.text}\n{srv.stderr()[-3000:]}"
+            assert check(r, 200, "flow.json")["id"] == flow["id"]
         check(api.get("/flows"), 200, FLOW_LIST)
     finally:
         cluster("primary", "start")

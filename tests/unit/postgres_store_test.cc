@@ -37,19 +37,21 @@ struct RoutingCase {
 };
 
 TEST(PostgresReadRouting, OrderTable) {
-  const ReplicaState fresh{true, true, 10};
-  const ReplicaState lagging{true, true, 5000};
-  const ReplicaState unknown_lag{true, true, -1};
-  const ReplicaState down{false, true, 0};
-  const ReplicaState promoted{true, false, 0};
+  const ReplicaState fresh{true, true, false, 10};
+  const ReplicaState lagging{true, true, false, 5000};
+  const ReplicaState unknown_lag{true, true, false, -1};
+  const ReplicaState down{false, true, false, 0};
+  const ReplicaState promoted{true, false, true, 0};
+  const ReplicaState unchecked{true, false, false, -1};  // answered a read, not yet checked
   const std::vector<RoutingCase> cases = {
       {"no replicas: the primary", true, {}, false, 0, {kPrimary}},
       {"a fresh replica first, the primary as fallback", true, {fresh}, false, 0, {0, kPrimary}},
       {"round-robin over fresh replicas", true, {fresh, fresh}, false, 1, {1, 0, kPrimary}},
-      {"lagging replicas are skipped", true, {lagging, fresh}, false, 0, {1, kPrimary}},
-      {"unknown lag is not fresh", true, {unknown_lag}, false, 0, {kPrimary}},
-      {"down replicas are skipped", true, {down}, false, 0, {kPrimary}},
-      {"a promoted replica is not read from", true, {promoted}, false, 0, {kPrimary}},
+      {"lagging replicas come last", true, {lagging, fresh}, false, 0, {1, kPrimary, 0}},
+      {"unknown lag is not fresh", true, {unknown_lag}, false, 0, {kPrimary, 0}},
+      {"down replicas come last", true, {down}, false, 0, {kPrimary, 0}},
+      {"a promoted replica is never read from", true, {promoted}, false, 0, {kPrimary}},
+      {"an unchecked replica is a last resort", false, {unchecked}, false, 0, {kPrimary, 0}},
       {"pinned: the primary first", true, {fresh}, true, 0, {kPrimary, 0}},
       {"primary down: lag does not matter",
        false,
@@ -58,7 +60,12 @@ TEST(PostgresReadRouting, OrderTable) {
        0,
        {0, 1, kPrimary}},
       {"primary down and pinned: replicas first", false, {fresh}, true, 0, {0, kPrimary}},
-      {"everything down: still the primary", false, {down}, false, 0, {kPrimary}},
+      {"everything down: the primary, then the rest",
+       false,
+       {down, fresh},
+       false,
+       0,
+       {1, kPrimary, 0}},
   };
   for (const RoutingCase& c : cases) {
     EXPECT_EQ(read_order(c.primary_up, c.replicas, 1000, c.pinned, c.rotation), c.expected)
@@ -406,6 +413,7 @@ TEST_F(PostgresStoreTest, ReadsFallBackWhenAReplicaIsDown) {
   EXPECT_TRUE(status[0].up);
   EXPECT_FALSE(status[1].up);
   EXPECT_EQ(status[1].label.find("s3cret"), std::string::npos);
+  ReadAffinity client("client");
   store.write([&](WriteTransaction& txn) { txn.put_setting("k", "v"); });
   for (int i = 0; i < 5; ++i) {
     store.read([&](Reader& reader) { EXPECT_EQ(reader.get_setting("k").value_or(""), "v"); });
@@ -455,6 +463,7 @@ TEST_F(PostgresStoreTest, ReplicaServesReadsAndThePinnedWindowReadsThePrimary) {
     }
   } resume{control};
 
+  ReadAffinity client("client");  // as http/ sets it for an authenticated request
   store.write([&](WriteTransaction& txn) { txn.put_setting("k", "new"); });
   store.check_health();
   auto value = [&] {
@@ -470,6 +479,10 @@ TEST_F(PostgresStoreTest, ReplicaServesReadsAndThePinnedWindowReadsThePrimary) {
   std::this_thread::sleep_for(std::chrono::milliseconds(1700));
   store.check_health();
   EXPECT_EQ(value(), "old") << "after the window, the (paused) replica serves";
+  {
+    ReadAffinity background("");
+    EXPECT_EQ(value(), "new") << "reads without a key (background jobs) go to the primary";
+  }
   control.query("resume", "SELECT pg_wal_replay_resume()");
   bool caught_up = false;
   for (int i = 0; i < 100 && !caught_up; ++i) {

@@ -8,8 +8,9 @@
 namespace tams::store {
 
 // Sets the calling thread's affinity key (e.g. the authenticated principal's name) for the
-// lifetime of the object and restores the previous one after. Threads that never set one (the
-// background jobs) share the key "". Stores without replicas ignore it. Not copyable.
+// lifetime of the object and restores the previous one after. Threads without a key ("": the
+// background jobs, which act on what they read) always read from the primary. Stores without
+// replicas ignore it. Not copyable.
 class ReadAffinity {
  public:
   explicit ReadAffinity(std::string key);
@@ -17,7 +18,7 @@ class ReadAffinity {
   ReadAffinity& operator=(const ReadAffinity&) = delete;
   ~ReadAffinity();
 
-  // The calling thread's key.
+  // The calling thread's key; "" when none is set.
   static const std::string& current();
 
  private:

@@ -40,12 +40,14 @@ class Endpoint {
   // Until the health check sees the server answer again; also closes the idle connections.
   void mark_down();
   void mark_up();
-  // For replicas: in recovery (a standby), and the estimated replay lag in milliseconds
-  // (-1: unknown).
-  bool in_recovery() const { return in_recovery_.load(); }
+  // For replicas, as the health check last saw them: in recovery (a standby), seen out of
+  // recovery (promoted), both false before the first successful check; and the estimated replay
+  // lag in milliseconds (-1: unknown).
+  bool in_recovery() const { return recovery_.load() == 1; }
+  bool promoted() const { return recovery_.load() == 0; }
   int64_t lag_ms() const { return lag_ms_.load(); }
   void set_replica_state(bool in_recovery, int64_t lag_ms) {
-    in_recovery_.store(in_recovery);
+    recovery_.store(in_recovery ? 1 : 0);
     lag_ms_.store(lag_ms);
   }
 
@@ -57,7 +59,7 @@ class Endpoint {
   std::mutex mutex_;
   std::vector<std::unique_ptr<Connection>> idle_;  // guarded by mutex_
   std::atomic<bool> up_{true};
-  std::atomic<bool> in_recovery_{false};
+  std::atomic<int> recovery_{-1};  // -1 not checked yet, 0 not in recovery, 1 in recovery
   std::atomic<int64_t> lag_ms_{-1};
 };
 

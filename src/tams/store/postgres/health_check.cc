@@ -70,7 +70,7 @@ void HealthCheck::check_replica(size_t index, int64_t now_ms) {
     const bool in_recovery = state.int64(0, 0) != 0;
     const std::vector<WalSample> samples(primary_samples_.begin(), primary_samples_.end());
     const int64_t lag = replay_lag_ms(state.int64(0, 1), samples, now_ms, state.int64(0, 2));
-    if (!in_recovery && replica.in_recovery()) {
+    if (!in_recovery && !replica.promoted()) {
       spdlog::warn("PostgreSQL replica {} is not in recovery (promoted?); not reading from it",
                    replica.label());
     }

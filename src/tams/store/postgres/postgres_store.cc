@@ -964,9 +964,12 @@ PostgresStore::PostgresStore(const PostgresOptions& options)
 PostgresStore::~PostgresStore() { health_->stop(); }
 
 bool PostgresStore::pinned_to_primary() {
+  const std::string& key = ReadAffinity::current();
+  // Background jobs deliver, delete and collect what they read: never from a stale view.
+  if (key.empty()) return true;
   if (options_.read_primary_after_write_ms <= 0) return false;
   std::lock_guard lock(pins_mutex_);
-  const auto found = pinned_until_ms_.find(ReadAffinity::current());
+  const auto found = pinned_until_ms_.find(key);
   return found != pinned_until_ms_.end() && steady_ms() < found->second;
 }
 
@@ -977,7 +980,8 @@ void PostgresStore::pin() {
   if (pinned_until_ms_.size() >= kMaxPins) {
     std::erase_if(pinned_until_ms_, [now](const auto& pin) { return pin.second <= now; });
   }
-  pinned_until_ms_[ReadAffinity::current()] = now + options_.read_primary_after_write_ms;
+  const std::string& key = ReadAffinity::current();
+  if (!key.empty()) pinned_until_ms_[key] = now + options_.read_primary_after_write_ms;
 }
 
 void PostgresStore::read_on(Endpoint& endpoint, const std::function<void(Reader&)>& fn) {
@@ -993,7 +997,8 @@ void PostgresStore::read(const std::function<void(Reader&)>& fn) {
   if (!replicas_.empty()) {
     std::vector<ReplicaState> states;
     for (const auto& replica : replicas_) {
-      states.push_back(ReplicaState{replica->up(), replica->in_recovery(), replica->lag_ms()});
+      states.push_back(ReplicaState{replica->up(), replica->in_recovery(), replica->promoted(),
+                                    replica->lag_ms()});
     }
     order = read_order(primary_->up(), states, options_.replica_max_lag_ms, pinned_to_primary(),
                        rotation_.fetch_add(1));
@@ -1009,8 +1014,8 @@ void PostgresStore::read(const std::function<void(Reader&)>& fn) {
     } catch (const EndpointFailure& e) {
       endpoint.mark_down();
       if (i + 1 == tries) throw;
-      spdlog::debug("read on {} failed ({}); retrying on the next endpoint", endpoint.label(),
-                    e.what());
+      spdlog::warn("read on {} failed ({}); retrying on the next endpoint", endpoint.label(),
+                   e.what());
     }
   }
 }

@@ -38,7 +38,7 @@ struct PostgresOptions {
   int64_t replica_max_lag_ms = 1000;
   // Read-your-writes: for this long after a write() that changed something commits, the reads
   // of the same ReadAffinity key (the same client) go to the primary (replicas only when it
-  // fails). 0: never pinned.
+  // fails). 0: never pinned. Reads without a key (background jobs) always go to the primary.
   int64_t read_primary_after_write_ms = 1000;
   std::chrono::milliseconds health_interval{1000};
 };

@@ -1,5 +1,7 @@
 #include "tams/store/postgres/read_routing.h"
 
+#include <algorithm>
+
 namespace tams::store::postgres {
 
 std::vector<int> read_order(bool primary_up, std::span<const ReplicaState> replicas,
@@ -14,6 +16,14 @@ std::vector<int> read_order(bool primary_up, std::span<const ReplicaState> repli
     if (replica.up && replica.in_recovery && fresh) order.push_back(static_cast<int>(index));
   }
   if (!(pinned && primary_up)) order.push_back(kPrimary);
+  // Last resorts: the health check may be behind, and a stale read beats an error.
+  for (size_t i = 0; i < n; ++i) {
+    const size_t index = (rotation + i) % n;
+    if (!replicas[index].promoted &&
+        std::find(order.begin(), order.end(), static_cast<int>(index)) == order.end()) {
+      order.push_back(static_cast<int>(index));
+    }
+  }
   return order;
 }
 

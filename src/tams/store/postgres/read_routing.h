@@ -11,7 +11,8 @@ namespace tams::store::postgres {
 // What the health check last saw of a read replica.
 struct ReplicaState {
   bool up = false;           // answered the last check and nothing failed since
-  bool in_recovery = false;  // is a standby (a promoted replica is not read from)
+  bool in_recovery = false;  // seen to be a standby
+  bool promoted = false;     // seen out of recovery: it may have diverged, never read from
   int64_t lag_ms = -1;       // estimated replay lag; -1 unknown
 };
 
@@ -25,8 +26,9 @@ inline constexpr int kPrimary = -1;
 // - Eligible replicas come first, rotated by `rotation` (round-robin), then the primary; when
 //   `pinned` (read-your-writes: this instance wrote recently) and the primary is up, the primary
 //   comes first and the replicas follow as the fallback.
-// - A primary that is down still comes last (the health check may be behind), so the order is
-//   never empty.
+// - A primary that is down still comes after them, and the replicas that are not eligible come
+//   last (the health check may be behind; a stale read beats an error), except promoted ones.
+//   The order is never empty.
 std::vector<int> read_order(bool primary_up, std::span<const ReplicaState> replicas,
                             int64_t max_lag_ms, bool pinned, size_t rotation);
 

@@ -109,8 +109,10 @@ class Connection {
   // True until the first statement runs: a failure on a connection that has served before may
   // only mean that its server restarted since (the socket is dead, libpq cannot know yet).
   bool fresh() const { return statements_run_ == 0; }
-  // Rows inserted, updated or deleted by this connection's statements so far.
+  // Rows inserted, updated or deleted by this connection's statements so far (counted from
+  // their command tags; a SELECT whose CTEs write reports its changes with note_rows_changed).
   int64_t rows_changed() const { return rows_changed_; }
+  void note_rows_changed(int64_t rows) { rows_changed_ += rows; }
   const std::string& label() const { return label_; }
 
  private:

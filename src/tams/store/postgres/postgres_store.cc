@@ -152,21 +152,29 @@ constexpr std::string_view kListObjectSegmentsReverse =
     "WHERE s.object_id = $5 AND s.flow_id = $1 AND s.start_ns >= $2 AND s.start_ns < $3 "
     "ORDER BY s.start_ns DESC LIMIT $4";
 
-// Inserts the segment only when its object row exists and the position is free; RETURNING tells
-// whether it went in. Parameters: flow, start, end, object, doc.
+// Inserts the segment only when its object row exists and the position is free, and counts the
+// reference on the object's row and in object_refs, in one round trip (the SQLite store runs
+// three statements). Data-modifying CTEs all run to completion; the two counters only act when
+// the insert did. Answers one row: segments inserted (0 or 1), objects referenced, refs counted.
+// Parameters: flow, start, end, object, doc.
 constexpr std::string_view kInsertSegment =
+    "WITH inserted AS ("
     "INSERT INTO segments (flow_id, start_ns, end_ns, object_id, doc) "
     "SELECT $1::text, $2::bigint, $3::bigint, $4::text, $5::text "
     "WHERE EXISTS (SELECT 1 FROM objects WHERE id = $4::text) "
-    "ON CONFLICT (flow_id, start_ns) DO NOTHING RETURNING 1";
-constexpr std::string_view kSelectObjectExists = "SELECT 1 FROM objects WHERE id = $1";
-constexpr std::string_view kReferenceObject =
+    "ON CONFLICT (flow_id, start_ns) DO NOTHING RETURNING 1), "
+    "referenced AS ("
     "UPDATE objects SET reference_count = reference_count + 1, ever_referenced = 1, "
-    "first_referenced_by_flow = COALESCE(first_referenced_by_flow, $2) WHERE id = $1";
-constexpr std::string_view kAddObjectRef =
-    "INSERT INTO object_refs (object_id, flow_id, segment_count) VALUES ($1, $2, 1) "
+    "first_referenced_by_flow = COALESCE(first_referenced_by_flow, $1::text) "
+    "WHERE id = $4::text AND EXISTS (SELECT 1 FROM inserted) RETURNING 1), "
+    "counted AS ("
+    "INSERT INTO object_refs (object_id, flow_id, segment_count) "
+    "SELECT $4::text, $1::text, 1 WHERE EXISTS (SELECT 1 FROM inserted) "
     "ON CONFLICT (object_id, flow_id) DO UPDATE "
-    "SET segment_count = object_refs.segment_count + 1";
+    "SET segment_count = object_refs.segment_count + 1 RETURNING 1) "
+    "SELECT (SELECT count(*) FROM inserted), (SELECT count(*) FROM referenced), "
+    "(SELECT count(*) FROM counted)";
+constexpr std::string_view kSelectObjectExists = "SELECT 1 FROM objects WHERE id = $1";
 
 constexpr std::string_view kSelectSegmentsFrom =
     "SELECT start_ns, end_ns, object_id, doc FROM segments "
@@ -242,8 +250,6 @@ constexpr std::array kTimelineStatements = {
     NamedSql{"kListObjectSegmentsReverse", kListObjectSegmentsReverse},
     NamedSql{"kInsertSegment", kInsertSegment},
     NamedSql{"kSelectObjectExists", kSelectObjectExists},
-    NamedSql{"kReferenceObject", kReferenceObject},
-    NamedSql{"kAddObjectRef", kAddObjectRef},
     NamedSql{"kSelectSegmentsFrom", kSelectSegmentsFrom},
     NamedSql{"kSelectObjectSegmentsFrom", kSelectObjectSegmentsFrom},
     NamedSql{"kDeleteSegment", kDeleteSegment},
@@ -791,7 +797,7 @@ class Transaction final : public WriteTransaction {
         db_.query("kInsertSegment", kInsertSegment,
                   Params(segment.flow_id, segment.start_ns, segment.end_ns, segment.object_id,
                          boost::json::serialize(segment.doc)));
-    if (inserted.rows() == 0) {
+    if (inserted.int64(0, 0) == 0) {
       if (db_.query("kSelectObjectExists", kSelectObjectExists, Params(segment.object_id)).rows() ==
           0) {
         throw std::logic_error("insert_segment: no object row for object " + segment.object_id);
@@ -800,8 +806,7 @@ class Transaction final : public WriteTransaction {
                              " already has a segment starting at " +
                              std::to_string(segment.start_ns));
     }
-    db_.query("kReferenceObject", kReferenceObject, Params(segment.object_id, segment.flow_id));
-    db_.query("kAddObjectRef", kAddObjectRef, Params(segment.object_id, segment.flow_id));
+    db_.note_rows_changed(inserted.int64(0, 0));
   }
 
   std::vector<SegmentRecord> delete_segments(const std::string& flow_id,

@@ -39,7 +39,9 @@ api: deps-test build
 # tests, then the whole black-box suite with every server on PostgreSQL (a database per server).
 # Release build only, to keep the run short.
 test-pg: deps-test build
-	@set -e; eval "$$(tests/pg/pg_cluster.sh start)"; trap 'tests/pg/pg_cluster.sh stop' EXIT; \
+	@set -e; trap 'tests/pg/pg_cluster.sh stop' EXIT; \
+	  cluster=$$(tests/pg/pg_cluster.sh start) || exit 1; eval "$$cluster"; \
+	  test -n "$$TAMS_TEST_PG_URL"; \
 	  TAMS_TEST_PG_URL=$$TAMS_TEST_PG_URL TAMS_TEST_PG_REPLICA_URL=$$TAMS_TEST_PG_REPLICA_URL \
 	    build/unit_tests --gtest_filter='Postgres*'; \
 	  TAMS_TEST_DB=$$TAMS_TEST_PG_URL TAMS_TEST_PG_REPLICA_URL=$$TAMS_TEST_PG_REPLICA_URL \

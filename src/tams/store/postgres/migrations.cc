@@ -188,6 +188,7 @@ int migrate_in_transaction(Connection& db) {
   const std::span<const Migration> known = migrations();
   const Result applied = db.query("kSelectAppliedMigrations", kSelectAppliedMigrations);
   std::vector<std::pair<int64_t, std::string>> recorded;
+  recorded.reserve(applied.rows());
   for (int row = 0; row < applied.rows(); ++row) {
     recorded.emplace_back(applied.int64(row, 0), applied.text(row, 1));
   }

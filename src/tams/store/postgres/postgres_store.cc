@@ -495,6 +495,7 @@ class Transaction final : public WriteTransaction {
     const Result r =
         db_.query("kSelectSourceCollection", kSelectSourceCollection, Params(source_id));
     std::vector<CollectionMember> members;
+    members.reserve(r.rows());
     for (int row = 0; row < r.rows(); ++row) {
       members.push_back(CollectionMember{r.text(row, 0), r.text(row, 1)});
     }
@@ -879,6 +880,7 @@ class Transaction final : public WriteTransaction {
                                                               std::string_view sql) {
     const Result r = db_.query(name, sql);
     std::vector<DeletionRequestRecord> requests;
+    requests.reserve(r.rows());
     for (int row = 0; row < r.rows(); ++row) requests.push_back(read_deletion_request(r, row));
     return requests;
   }
@@ -887,6 +889,7 @@ class Transaction final : public WriteTransaction {
                                       const std::string& key) {
     const Result r = db_.query(name, sql, Params(key));
     std::vector<std::string> ids;
+    ids.reserve(r.rows());
     for (int row = 0; row < r.rows(); ++row) ids.push_back(r.text(row, 0));
     return ids;
   }

@@ -1,5 +1,5 @@
 // MetadataStore: where sources, flows and service settings live. Implemented by sqlite/ (the
-// embedded default) and, later, postgres/. Only store/ speaks SQL.
+// embedded default) and postgres/ (PostgreSQL with read replicas). Only store/ speaks SQL.
 #pragma once
 
 #include <boost/json/object.hpp>

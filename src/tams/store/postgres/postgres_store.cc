@@ -13,6 +13,7 @@
 #include <variant>
 
 #include "tams/store/document_fields.h"
+#include "tams/store/listing_filters.h"
 #include "tams/store/postgres/connection.h"
 #include "tams/store/postgres/endpoint.h"
 #include "tams/store/postgres/health_check.h"
@@ -50,18 +51,9 @@ constexpr std::string_view kDeleteSourceTags = "DELETE FROM source_tags WHERE so
 constexpr std::string_view kInsertSourceTag =
     "INSERT INTO source_tags (source_id, name, value) VALUES ($1, $2, $3)";
 
-// Source listing: kListSources, then any filter fragments, then the page fragments. Each '?' in
-// a fragment becomes the next $n.
+// Listings: kListSources / kListFlows, then the fragments of listing_filters.h, each '?' of them
+// turned into the next $n.
 constexpr std::string_view kListSources = "SELECT id, doc FROM sources WHERE TRUE";
-constexpr std::string_view kSourceLabelIs = " AND label = ?";
-constexpr std::string_view kSourceFormatIs = " AND format = ?";
-constexpr std::string_view kSourceTagIs =
-    " AND EXISTS (SELECT 1 FROM source_tags t WHERE t.source_id = sources.id AND t.name = ? "
-    "AND t.value = ?)";
-constexpr std::string_view kSourceTagExists =
-    " AND EXISTS (SELECT 1 FROM source_tags t WHERE t.source_id = sources.id AND t.name = ?)";
-constexpr std::string_view kSourceTagMissing =
-    " AND NOT EXISTS (SELECT 1 FROM source_tags t WHERE t.source_id = sources.id AND t.name = ?)";
 
 // ---- Flows ----
 
@@ -86,27 +78,6 @@ constexpr std::string_view kInsertFlowCollectionItem =
     "VALUES ($1, $2, $3, $4)";
 
 constexpr std::string_view kListFlows = "SELECT id, doc, segments_updated FROM flows WHERE TRUE";
-constexpr std::string_view kFlowSourceIs = " AND source_id = ?";
-constexpr std::string_view kFlowFormatIs = " AND format = ?";
-constexpr std::string_view kFlowCodecIs = " AND codec = ?";
-constexpr std::string_view kFlowLabelIs = " AND label = ?";
-constexpr std::string_view kFlowFrameWidthIs = " AND frame_width = ?";
-constexpr std::string_view kFlowFrameHeightIs = " AND frame_height = ?";
-constexpr std::string_view kFlowTagIs =
-    " AND EXISTS (SELECT 1 FROM flow_tags t WHERE t.flow_id = flows.id AND t.name = ? "
-    "AND t.value = ?)";
-constexpr std::string_view kFlowTagExists =
-    " AND EXISTS (SELECT 1 FROM flow_tags t WHERE t.flow_id = flows.id AND t.name = ?)";
-constexpr std::string_view kFlowTagMissing =
-    " AND NOT EXISTS (SELECT 1 FROM flow_tags t WHERE t.flow_id = flows.id AND t.name = ?)";
-constexpr std::string_view kFlowHasNoSegments =
-    " AND NOT EXISTS (SELECT 1 FROM segments s WHERE s.flow_id = flows.id)";
-constexpr std::string_view kFlowHasSegments =
-    " AND EXISTS (SELECT 1 FROM segments s WHERE s.flow_id = flows.id)";
-// Parameters: query start, query end. One seek on the segments primary key per flow.
-constexpr std::string_view kFlowHasSegmentOverlapping =
-    " AND (SELECT s.end_ns > ? FROM segments s WHERE s.flow_id = flows.id AND s.start_ns < ? "
-    "ORDER BY s.start_ns DESC LIMIT 1)";
 
 constexpr std::string_view kSegmentAtOrBefore =
     "SELECT end_ns, doc::json ->> 'timerange' FROM segments "
@@ -118,8 +89,6 @@ constexpr std::string_view kLastSegmentStartingBefore =
     "SELECT end_ns, doc::json ->> 'timerange' FROM segments "
     "WHERE flow_id = $1 AND start_ns < $2 ORDER BY start_ns DESC LIMIT 1";
 
-constexpr std::string_view kListAfterId = " AND id > ?";
-constexpr std::string_view kListOrderByIdLimit = " ORDER BY id LIMIT ?";
 
 // ---- Segments ----
 
@@ -381,8 +350,8 @@ class Listing {
   model::Page<Document> fetch(Connection& db, std::string_view name, std::string_view kind,
                               const model::PageRequest& page, bool segments_updated = false) {
     const int64_t rows = rows_for_page(page.limit, "list");
-    if (!page.after.empty()) where(kListAfterId, page.after);
-    where(kListOrderByIdLimit, rows);
+    if (!page.after.empty()) where(listing::kListAfterId, page.after);
+    where(listing::kListOrderByIdLimit, rows);
     const Result result = db.query(name, sql_, params_);
     model::Page<Document> out;
     out.limit = page.limit;
@@ -415,26 +384,6 @@ class Listing {
   int count_ = 0;
 };
 
-template <class Fragments>
-void add_tag_filters(Listing& listing, const TagFilters& tags) {
-  for (const auto& [name, value] : tags.equals) listing.where(Fragments::kIs, name, value);
-  for (const auto& [name, present] : tags.exists) {
-    listing.where(present ? Fragments::kExists : Fragments::kMissing, name);
-  }
-}
-
-struct SourceTagFragments {
-  static constexpr std::string_view kIs = kSourceTagIs;
-  static constexpr std::string_view kExists = kSourceTagExists;
-  static constexpr std::string_view kMissing = kSourceTagMissing;
-};
-
-struct FlowTagFragments {
-  static constexpr std::string_view kIs = kFlowTagIs;
-  static constexpr std::string_view kExists = kFlowTagExists;
-  static constexpr std::string_view kMissing = kFlowTagMissing;
-};
-
 // Reads and writes on one connection inside the transaction its caller opened. Handed to one
 // read() or write() callback; not thread-safe.
 class Transaction final : public WriteTransaction {
@@ -458,32 +407,14 @@ class Transaction final : public WriteTransaction {
   model::Page<Document> list_sources(const SourceFilter& filter,
                                      const model::PageRequest& page) override {
     Listing listing(kListSources);
-    if (filter.label) listing.where(kSourceLabelIs, *filter.label);
-    if (filter.format) listing.where(kSourceFormatIs, *filter.format);
-    add_tag_filters<SourceTagFragments>(listing, filter.tags);
+    listing::add_source_filters(listing, filter);
     return listing.fetch(db_, "kListSources", "source", page);
   }
 
   model::Page<Document> list_flows(const FlowFilter& filter,
                                    const model::PageRequest& page) override {
     Listing listing(kListFlows);
-    if (filter.source_id) listing.where(kFlowSourceIs, *filter.source_id);
-    if (filter.format) listing.where(kFlowFormatIs, *filter.format);
-    if (filter.codec) listing.where(kFlowCodecIs, *filter.codec);
-    if (filter.label) listing.where(kFlowLabelIs, *filter.label);
-    if (filter.frame_width) listing.where(kFlowFrameWidthIs, *filter.frame_width);
-    if (filter.frame_height) listing.where(kFlowFrameHeightIs, *filter.frame_height);
-    add_tag_filters<FlowTagFragments>(listing, filter.tags);
-    if (filter.timerange) {
-      const time::TimeRange& range = *filter.timerange;
-      if (range.is_empty()) {
-        listing.where(kFlowHasNoSegments);
-      } else if (range.is_eternity()) {
-        listing.where(kFlowHasSegments);
-      } else {
-        listing.where(kFlowHasSegmentOverlapping, range.start(), range.end());
-      }
-    }
+    listing::add_flow_filters(listing, filter);
     return listing.fetch(db_, "kListFlows", "flow", page, /*segments_updated=*/true);
   }
 

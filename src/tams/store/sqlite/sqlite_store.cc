@@ -17,6 +17,7 @@
 #include <variant>
 
 #include "tams/store/document_fields.h"
+#include "tams/store/listing_filters.h"
 #include "tams/store/sqlite/connection.h"
 #include "tams/store/sqlite/migrations.h"
 
@@ -49,17 +50,8 @@ constexpr std::string_view kDeleteSourceTags = "DELETE FROM source_tags WHERE so
 constexpr std::string_view kInsertSourceTag =
     "INSERT INTO source_tags (source_id, name, value) VALUES (?1, ?2, ?3)";
 
-// Source listing: kListSources, then any filter fragments, then the page fragments.
+// Source listing: kListSources, then the fragments of listing_filters.h.
 constexpr std::string_view kListSources = "SELECT id, doc FROM sources WHERE 1";
-constexpr std::string_view kSourceLabelIs = " AND label = ?";
-constexpr std::string_view kSourceFormatIs = " AND format = ?";
-constexpr std::string_view kSourceTagIs =
-    " AND EXISTS (SELECT 1 FROM source_tags t WHERE t.source_id = sources.id AND t.name = ? "
-    "AND t.value = ?)";
-constexpr std::string_view kSourceTagExists =
-    " AND EXISTS (SELECT 1 FROM source_tags t WHERE t.source_id = sources.id AND t.name = ?)";
-constexpr std::string_view kSourceTagMissing =
-    " AND NOT EXISTS (SELECT 1 FROM source_tags t WHERE t.source_id = sources.id AND t.name = ?)";
 
 // ---- Flows ----
 
@@ -85,31 +77,8 @@ constexpr std::string_view kInsertFlowCollectionItem =
     "INSERT INTO flow_collections (collector_id, position, member_id, role) "
     "VALUES (?1, ?2, ?3, ?4)";
 
-// Flow listing: kListFlows, then any filter fragments, then the page fragments.
+// Flow listing: kListFlows, then the fragments of listing_filters.h.
 constexpr std::string_view kListFlows = "SELECT id, doc, segments_updated FROM flows WHERE 1";
-constexpr std::string_view kFlowSourceIs = " AND source_id = ?";
-constexpr std::string_view kFlowFormatIs = " AND format = ?";
-constexpr std::string_view kFlowCodecIs = " AND codec = ?";
-constexpr std::string_view kFlowLabelIs = " AND label = ?";
-constexpr std::string_view kFlowFrameWidthIs = " AND frame_width = ?";
-constexpr std::string_view kFlowFrameHeightIs = " AND frame_height = ?";
-constexpr std::string_view kFlowTagIs =
-    " AND EXISTS (SELECT 1 FROM flow_tags t WHERE t.flow_id = flows.id AND t.name = ? "
-    "AND t.value = ?)";
-constexpr std::string_view kFlowTagExists =
-    " AND EXISTS (SELECT 1 FROM flow_tags t WHERE t.flow_id = flows.id AND t.name = ?)";
-constexpr std::string_view kFlowTagMissing =
-    " AND NOT EXISTS (SELECT 1 FROM flow_tags t WHERE t.flow_id = flows.id AND t.name = ?)";
-constexpr std::string_view kFlowHasNoSegments =
-    " AND NOT EXISTS (SELECT 1 FROM segments s WHERE s.flow_id = flows.id)";
-constexpr std::string_view kFlowHasSegments =
-    " AND EXISTS (SELECT 1 FROM segments s WHERE s.flow_id = flows.id)";
-// Parameters: query start, query end. The last segment starting before the query end is the
-// only candidate: segments do not overlap, so it overlaps [start, end) iff it ends after start.
-// One seek on the segments primary key per flow; NULL (no such segment) filters the flow out.
-constexpr std::string_view kFlowHasSegmentOverlapping =
-    " AND (SELECT s.end_ns > ? FROM segments s WHERE s.flow_id = flows.id AND s.start_ns < ? "
-    "ORDER BY s.start_ns DESC LIMIT 1)";
 
 // Segment bounds of a flow within a range: segments do not overlap, so start order is end
 // order and each bound is one seek on the (flow_id, start_ns) primary key.
@@ -126,9 +95,6 @@ constexpr std::string_view kLastSegmentStartingBefore =
     "SELECT end_ns, json_extract(doc, '$.timerange') FROM segments "
     "WHERE flow_id = ?1 AND start_ns < ?2 ORDER BY start_ns DESC LIMIT 1";
 
-// Page fragments shared by both listings: keyset on id, one extra row to detect a next page.
-constexpr std::string_view kListAfterId = " AND id > ?";
-constexpr std::string_view kListOrderByIdLimit = " ORDER BY id LIMIT ?";
 
 // ---- Segments ----
 //
@@ -435,8 +401,8 @@ class Listing {
   model::Page<Document> fetch(Connection& db, std::string_view name, std::string_view kind,
                               const model::PageRequest& page, bool segments_updated = false) {
     const int64_t rows = rows_for_page(page.limit, "list");
-    if (!page.after.empty()) where(kListAfterId, page.after);
-    where(kListOrderByIdLimit, rows);
+    if (!page.after.empty()) where(listing::kListAfterId, page.after);
+    where(listing::kListOrderByIdLimit, rows);
 
     Statement statement = db.prepare(name, sql_);
     for (size_t i = 0; i < values_.size(); ++i) {
@@ -463,26 +429,6 @@ class Listing {
   std::vector<Value> values_;
 };
 
-template <class Fragments>
-void add_tag_filters(Listing& listing, const TagFilters& tags) {
-  for (const auto& [name, value] : tags.equals) listing.where(Fragments::kIs, name, value);
-  for (const auto& [name, present] : tags.exists) {
-    listing.where(present ? Fragments::kExists : Fragments::kMissing, name);
-  }
-}
-
-struct SourceTagFragments {
-  static constexpr std::string_view kIs = kSourceTagIs;
-  static constexpr std::string_view kExists = kSourceTagExists;
-  static constexpr std::string_view kMissing = kSourceTagMissing;
-};
-
-struct FlowTagFragments {
-  static constexpr std::string_view kIs = kFlowTagIs;
-  static constexpr std::string_view kExists = kFlowTagExists;
-  static constexpr std::string_view kMissing = kFlowTagMissing;
-};
-
 // Reads and writes on one connection inside the transaction its caller opened. Handed to one
 // read() or write() callback; not thread-safe.
 class Transaction final : public WriteTransaction {
@@ -505,32 +451,14 @@ class Transaction final : public WriteTransaction {
   model::Page<Document> list_sources(const SourceFilter& filter,
                                      const model::PageRequest& page) override {
     Listing listing(kListSources);
-    if (filter.label) listing.where(kSourceLabelIs, *filter.label);
-    if (filter.format) listing.where(kSourceFormatIs, *filter.format);
-    add_tag_filters<SourceTagFragments>(listing, filter.tags);
+    listing::add_source_filters(listing, filter);
     return listing.fetch(db_, "kListSources", "source", page);
   }
 
   model::Page<Document> list_flows(const FlowFilter& filter,
                                    const model::PageRequest& page) override {
     Listing listing(kListFlows);
-    if (filter.source_id) listing.where(kFlowSourceIs, *filter.source_id);
-    if (filter.format) listing.where(kFlowFormatIs, *filter.format);
-    if (filter.codec) listing.where(kFlowCodecIs, *filter.codec);
-    if (filter.label) listing.where(kFlowLabelIs, *filter.label);
-    if (filter.frame_width) listing.where(kFlowFrameWidthIs, *filter.frame_width);
-    if (filter.frame_height) listing.where(kFlowFrameHeightIs, *filter.frame_height);
-    add_tag_filters<FlowTagFragments>(listing, filter.tags);
-    if (filter.timerange) {
-      const time::TimeRange& range = *filter.timerange;
-      if (range.is_empty()) {
-        listing.where(kFlowHasNoSegments);
-      } else if (range.is_eternity()) {
-        listing.where(kFlowHasSegments);
-      } else {
-        listing.where(kFlowHasSegmentOverlapping, range.start(), range.end());
-      }
-    }
+    listing::add_flow_filters(listing, filter);
     return listing.fetch(db_, "kListFlows", "flow", page, /*segments_updated=*/true);
   }
 

@@ -67,6 +67,24 @@ class SqliteStore final : public MetadataStore {
   // quick and must not write (a nudge).
   void set_event_listener(std::function<void()> listener) override;
 
+  // How many connections are in use now (readers inside read(), the writer inside write()) and
+  // how many readers wait idle in the pool. Lock-free; for metrics.
+  struct PoolUsage {
+    int64_t readers_in_use = 0;
+    int64_t readers_idle = 0;
+    int64_t writer_in_use = 0;  // 0 or 1
+  };
+  PoolUsage pool_usage() const;
+
+  // What the database holds, from counts kept current by every write (never a scan).
+  struct StoredCounts {
+    int64_t segments = 0;
+    int64_t flows = 0;
+    int64_t sources = 0;
+  };
+  // Throws std::runtime_error when SQLite fails.
+  StoredCounts stored_counts();
+
  private:
   SqliteStore(std::string path, const SqliteOptions& options);
 
@@ -87,6 +105,9 @@ class SqliteStore final : public MetadataStore {
 
   std::mutex readers_mutex_;
   std::vector<std::unique_ptr<Connection>> idle_readers_;  // guarded by readers_mutex_
+  std::atomic<int64_t> readers_in_use_{0};
+  std::atomic<int64_t> idle_count_{0};  // idle_readers_.size(), readable without the lock
+  std::atomic<int64_t> writer_busy_{0};
 };
 
 }  // namespace tams::store::sqlite

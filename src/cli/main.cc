@@ -235,16 +235,16 @@ int serve(const tams::config::FlagOverrides& flags) {
   metrics.callback_family(
       "tams_db_pool_connections", "Database connections by role and state.",
       tams::obs::MetricType::kGauge, {"endpoint", "role", "state"}, [&store] {
-        const auto u = store->pool_usage();
-        return std::vector<tams::obs::Registry::Sample>{
-            {{"sqlite", "reader", "in_use"}, static_cast<double>(u.readers_in_use)},
-            {{"sqlite", "reader", "idle"}, static_cast<double>(u.readers_idle)},
-            {{"sqlite", "writer", "in_use"}, static_cast<double>(u.writer_in_use)}};
+        std::vector<tams::obs::Registry::Sample> samples;
+        for (const auto& p : store->pool_usage()) {
+          samples.push_back({{p.endpoint, p.role, p.state}, static_cast<double>(p.count)});
+        }
+        return samples;
       });
   metrics.callback_family(
       "tams_stored", "What the metadata store holds (kept current by writes, never a scan).",
       tams::obs::MetricType::kGauge, {"kind"}, [&store] {
-        tams::store::sqlite::SqliteStore::StoredCounts n;
+        tams::store::StoredCounts n;
         try {
           n = store->stored_counts();
         } catch (const std::exception& e) {  // /health/ready reports the database

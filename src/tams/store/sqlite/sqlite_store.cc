@@ -1049,12 +1049,7 @@ class Transaction final : public WriteTransaction {
                      return std::make_pair(statement.column_text(3),
                                            read_deletion_request(statement));
                    });
-    std::sort(claimed.begin(), claimed.end(), [](const auto& a, const auto& b) {
-      return std::tie(a.first, a.second.id) < std::tie(b.first, b.second.id);
-    });
-    std::vector<DeletionRequestRecord> requests;
-    for (auto& entry : claimed) requests.push_back(std::move(entry.second));
-    return requests;
+    return oldest_first(std::move(claimed));
   }
 
   bool update_deletion_request(const DeletionRequestRecord& request, const std::string& owner,
@@ -1211,12 +1206,23 @@ void SqliteStore::release_reader(std::unique_ptr<Connection> reader) {
   idle_count_.store(idle_readers_.size(), std::memory_order_relaxed);
 }
 
-SqliteStore::PoolUsage SqliteStore::pool_usage() const {
-  return {readers_in_use_.load(std::memory_order_relaxed),
-          idle_count_.load(std::memory_order_relaxed), writer_busy_.load(std::memory_order_relaxed)};
+std::vector<PoolConnections> SqliteStore::pool_usage() const {
+  return {{"sqlite", "reader", "in_use", readers_in_use_.load(std::memory_order_relaxed)},
+          {"sqlite", "reader", "idle", idle_count_.load(std::memory_order_relaxed)},
+          {"sqlite", "writer", "in_use", writer_busy_.load(std::memory_order_relaxed)}};
 }
 
-SqliteStore::StoredCounts SqliteStore::stored_counts() {
+std::optional<std::string> SqliteStore::not_ready() {
+  try {
+    // One indexed read in a read transaction: the database opens, locks and answers.
+    read([](Reader& r) { r.get_setting("name"); });
+  } catch (const std::exception& e) {
+    return e.what();
+  }
+  return std::nullopt;
+}
+
+StoredCounts SqliteStore::stored_counts() {
   StoredCounts counts;
   std::unique_ptr<Connection> db = acquire_reader();
   try {

@@ -13,6 +13,7 @@ import os
 import subprocess
 import time
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 import requests
@@ -31,7 +32,9 @@ pytestmark = pytest.mark.skipif(
 
 
 def cluster(*args):
-    env = dict(os.environ, TAMS_PG_DIR=os.environ.get("TAMS_TEST_PG_DIR", ""))
+    # The cluster's ports come from the URL: a cluster started on other ports restarts on them.
+    env = dict(os.environ, TAMS_PG_DIR=os.environ.get("TAMS_TEST_PG_DIR", ""),
+               TAMS_PG_PORT=str(urlsplit(pg_test_base()).port or 5432))
     subprocess.run([str(CLUSTER), *args], check=True, env=env, timeout=120,
                    stdout=subprocess.DEVNULL)
 
@@ -145,8 +148,9 @@ def test_stopped_primary_makes_writes_503_and_reads_use_the_replica(replicated_s
 
 def test_reads_right_after_a_write_see_it(replicated_server):
     """Replay paused on the replica: the read-your-writes window sends reads to the primary; after
-    it, reads come from the (stale) replica again."""
-    srv = replicated_server(TAMS_DB_READ_PRIMARY_AFTER_WRITE_MS="2000")
+    it, reads come from the (stale) replica again. The flow cache is off: it would answer the
+    second read from memory, hiding which database served it."""
+    srv = replicated_server(TAMS_DB_READ_PRIMARY_AFTER_WRITE_MS="2000", TAMS_CACHE_FLOWS="0")
     api = srv.api()
     seed = put_flow(api)
     replicated(srv, seed["id"])

@@ -15,11 +15,11 @@
 #include <thread>
 #include <vector>
 
+#include "pg_test_database.h"
 #include "tams/store/postgres/connection.h"
 #include "tams/store/postgres/read_routing.h"
 #include "tams/store/read_affinity.h"
 #include "tams/store/unavailable.h"
-#include "pg_test_database.h"
 
 namespace tams::store::postgres {
 namespace {

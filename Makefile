@@ -1,13 +1,14 @@
 # make run   : install missing build packages, build Release, start `tams serve` (embedded default)
 # make test  : install what the tests need, build, run unit + black-box tests, the storage tests
-#              against a real S3 server (Ceph RGW, started and stopped here), then unit + black-box
-#              under AddressSanitizer + UndefinedBehaviorSanitizer. Non-zero exit on any failure.
+#              against a real S3 server (Ceph RGW, started and stopped here), the black-box tests
+#              again on PostgreSQL (test-pg), the benchmark smoke run, then unit + black-box under
+#              AddressSanitizer + UndefinedBehaviorSanitizer. Non-zero exit on any failure.
 SHELL := /bin/bash
 JOBS ?= $(shell nproc)
 PYTEST := /usr/bin/python3 -m pytest
 ARGS ?=
 
-.PHONY: all deps deps-test deps-bench build build-asan run test unit api api-s3 test-asan \
+.PHONY: all deps deps-test deps-bench build build-asan run test unit api api-s3 test-pg test-asan \
         bench bench-smoke bench-segments bench-presign clean
 
 all: build
@@ -39,6 +40,20 @@ unit: deps-test build
 api: deps-test build
 	TAMS_BINARY=$(CURDIR)/build/tams $(PYTEST) -q tests/api
 
+# The PostgreSQL store: a throwaway primary + streaming replica (tests/pg/pg_cluster.sh), its unit
+# tests, then the whole black-box suite with every server on PostgreSQL (a database per server),
+# then tests/cluster (several instances on one PostgreSQL database behind haproxy).
+# Release build only, to keep the run short.
+test-pg: deps-test build
+	@set -e; trap 'tests/pg/pg_cluster.sh stop' EXIT; \
+	  cluster=$$(tests/pg/pg_cluster.sh start) || exit 1; eval "$$cluster"; \
+	  test -n "$$TAMS_TEST_PG_URL"; \
+	  TAMS_TEST_PG_URL=$$TAMS_TEST_PG_URL TAMS_TEST_PG_REPLICA_URL=$$TAMS_TEST_PG_REPLICA_URL \
+	    build/unit_tests --gtest_filter='Postgres*'; \
+	  TAMS_TEST_DB=$$TAMS_TEST_PG_URL TAMS_TEST_PG_REPLICA_URL=$$TAMS_TEST_PG_REPLICA_URL \
+	    TAMS_TEST_PG_DIR=$$TAMS_TEST_PG_DIR TAMS_BINARY=$(CURDIR)/build/tams $(PYTEST) -q tests/api; \
+	  TAMS_TEST_DB=$$TAMS_TEST_PG_URL TAMS_BINARY=$(CURDIR)/build/tams $(PYTEST) -q tests/cluster
+
 # The storage tests against a throw-away Ceph RADOS Gateway on 127.0.0.1 (tests/s3/rgw.sh installs
 # ceph-mon, ceph-osd and radosgw when missing); the gateway is stopped whatever the outcome.
 RGW_PORT ?= 7480
@@ -57,6 +72,7 @@ test: deps-test
 	@$(MAKE) --no-print-directory unit
 	@$(MAKE) --no-print-directory api
 	@$(MAKE) --no-print-directory api-s3
+	@$(MAKE) --no-print-directory test-pg
 	@$(MAKE) --no-print-directory bench-smoke
 	@$(MAKE) --no-print-directory test-asan
 

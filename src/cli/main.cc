@@ -28,6 +28,8 @@
 #include "tams/jobs/webhook_delivery.h"
 #include "tams/media/backends.h"
 #include "tams/media/local_media_store.h"
+#include "tams/store/postgres/connection.h"
+#include "tams/store/postgres/postgres_store.h"
 #include "tams/media/s3/s3_media_store.h"
 #include "tams/obs/metrics.h"
 #include "tams/obs/process.h"
@@ -82,6 +84,27 @@ tams::config::BasicUser bootstrap_admin(const fs::path& data_dir, const std::str
   return {"admin", password};
 }
 
+// The metadata store the configuration names: PostgreSQL when `db` is set, else SQLite in the
+// data dir.
+std::unique_ptr<tams::store::MetadataStore> open_metadata_store(const tams::config::Config& cfg) {
+  if (cfg.db.empty()) {
+    return tams::store::sqlite::SqliteStore::open((fs::path(cfg.data_dir) / "tams.db").string());
+  }
+  tams::store::postgres::PostgresOptions options;
+  options.primary = cfg.db;
+  options.replicas = cfg.db_replicas;
+  options.replica_max_lag_ms = cfg.db_replica_max_lag_ms;
+  options.read_primary_after_write_ms = cfg.db_read_primary_after_write_ms;
+  auto store = tams::store::postgres::PostgresStore::open(options);
+  std::string replicas;
+  for (const std::string& url : cfg.db_replicas) {
+    replicas += (replicas.empty() ? "" : ", ") + tams::store::postgres::redact_url(url);
+  }
+  spdlog::info("metadata in PostgreSQL {}{}", tams::store::postgres::redact_url(cfg.db),
+               replicas.empty() ? "" : " (read replicas: " + replicas + ")");
+  return store;
+}
+
 std::pair<std::string, uint16_t> split_listen(const std::string& listen) {
   const size_t colon = listen.rfind(':');
   std::string host = listen.substr(0, colon);
@@ -111,7 +134,7 @@ int serve(const tams::config::FlagOverrides& flags) {
     users.push_back(bootstrap_admin(cfg.data_dir, cfg.listen));
   }
 
-  auto store = tams::store::sqlite::SqliteStore::open((fs::path(cfg.data_dir) / "tams.db").string());
+  auto store = open_metadata_store(cfg);
   tams::media::LocalMediaOptions media_options;
   media_options.url_expiry_seconds = cfg.media_url_expiry_seconds;
   media_options.max_object_bytes = static_cast<uint64_t>(cfg.media_max_object_bytes);
@@ -212,16 +235,16 @@ int serve(const tams::config::FlagOverrides& flags) {
   metrics.callback_family(
       "tams_db_pool_connections", "Database connections by role and state.",
       tams::obs::MetricType::kGauge, {"endpoint", "role", "state"}, [&store] {
-        const auto u = store->pool_usage();
-        return std::vector<tams::obs::Registry::Sample>{
-            {{"sqlite", "reader", "in_use"}, static_cast<double>(u.readers_in_use)},
-            {{"sqlite", "reader", "idle"}, static_cast<double>(u.readers_idle)},
-            {{"sqlite", "writer", "in_use"}, static_cast<double>(u.writer_in_use)}};
+        std::vector<tams::obs::Registry::Sample> samples;
+        for (const auto& p : store->pool_usage()) {
+          samples.push_back({{p.endpoint, p.role, p.state}, static_cast<double>(p.count)});
+        }
+        return samples;
       });
   metrics.callback_family(
       "tams_stored", "What the metadata store holds (kept current by writes, never a scan).",
       tams::obs::MetricType::kGauge, {"kind"}, [&store] {
-        tams::store::sqlite::SqliteStore::StoredCounts n;
+        tams::store::StoredCounts n;
         try {
           n = store->stored_counts();
         } catch (const std::exception& e) {  // /health/ready reports the database
@@ -305,6 +328,17 @@ int main(int argc, char** argv) {
       "Directory for the database and media (default ./tams-data)");
   serve_cmd->add_option_function<std::string>(
       "--config", [&](const std::string& v) { flags.config_file = v; }, "TOML configuration file");
+  serve_cmd->add_option_function<std::string>(
+      "--db", [&](const std::string& v) { flags.db = v; },
+      "PostgreSQL URI of the metadata database (default: SQLite in the data dir)");
+  serve_cmd->add_option_function<std::string>(
+      "--db-replica",
+      [&](const std::string& v) {
+        if (!flags.db_replicas) flags.db_replicas.emplace();
+        flags.db_replicas->push_back(v);
+      },
+      "PostgreSQL URI of a read replica (repeatable)")
+      ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
   auto* version_cmd = cli.add_subcommand("version", "Print the version");
 
   CLI11_PARSE(cli, argc, argv);

@@ -7,6 +7,7 @@ server process management.
 from __future__ import annotations
 
 import base64
+import hashlib
 import datetime as dt
 import http.client
 import json
@@ -479,6 +480,52 @@ class ServerFailed(Exception):
     pass
 
 
+# --------------------------------------------------------------------------------------------
+# PostgreSQL (make api-pg): TAMS_TEST_DB names a PostgreSQL server (postgres://.../postgres);
+# every server the tests start then keeps its metadata there, in a database of its own.
+# --------------------------------------------------------------------------------------------
+
+def pg_test_base():
+    """The PostgreSQL server URL the suite runs against, or None for the SQLite default."""
+    return os.environ.get("TAMS_TEST_DB") or None
+
+
+def db_metrics_endpoint():
+    """The metadata database as /metrics labels it (`endpoint`) and the role of its pooled
+    connections that serve reads: SQLite's, or the PostgreSQL primary's host:port."""
+    base = pg_test_base()
+    if base is None:
+        return "sqlite", "reader"
+    parts = urlsplit(base)
+    return f"{parts.hostname or 'localhost'}:{parts.port or 5432}", "primary"
+
+
+def pg_url(base, database):
+    """`base` (a postgres:// URL) naming `database` instead of its own."""
+    parts = urlsplit(base)
+    return parts._replace(path="/" + database).geturl()
+
+
+def psql(url, sql):
+    """Runs one SQL command with psql against `url`; returns its unaligned output."""
+    out = subprocess.run(["psql", url, "-v", "ON_ERROR_STOP=1", "-tAc", sql],
+                         capture_output=True, text=True, timeout=60)
+    if out.returncode != 0:
+        raise RuntimeError(f"psql {sql!r} failed: {out.stderr.strip()}")
+    return out.stdout.strip()
+
+
+def pg_database_for(data_dir):
+    """A database of the TAMS_TEST_DB server for the server whose data dir is `data_dir`: created
+    on first use, the same one again for a restart on the same data dir (as tams.db would be)."""
+    base = pg_test_base()
+    key = hashlib.sha1(str(Path(data_dir).resolve()).encode()).hexdigest()[:20]
+    name = f"tams_{key}"
+    if psql(base, f"SELECT count(*) FROM pg_database WHERE datname = '{name}'") == "0":
+        psql(base, f'CREATE DATABASE "{name}"')
+    return name
+
+
 class TamsServer:
     """One `tams serve` process. stdout/stderr go to files under `workdir`."""
 
@@ -510,6 +557,8 @@ class TamsServer:
         if not (b.is_file() and os.access(b, os.X_OK)):
             raise ServerFailed(f"TAMS binary not found or not executable: {b} (set TAMS_BINARY)")
         self.data_dir.mkdir(parents=True, exist_ok=True)
+        if pg_test_base() and "TAMS_DB" not in self.env:
+            self.env["TAMS_DB"] = pg_url(pg_test_base(), pg_database_for(self.data_dir))
         self.runs += 1
         self.stdout_path = self.workdir / f"stdout.{self.runs}.log"
         self.stderr_path = self.workdir / f"stderr.{self.runs}.log"

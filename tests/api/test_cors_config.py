@@ -188,7 +188,10 @@ def test_config_file_and_env_precedence(tams_server, tmp_path):
                    'page_limit_max = 5\n'
                    'page_limit_default = 2\n')
     # file only
-    srv = tams_server(args=["--config", str(cfg)], default_args=False, port=file_port, name="file")
+    # data_dir=: the helper's own record of where the file sends the data (its PostgreSQL
+    # database under make test-pg is chosen by it).
+    srv = tams_server(args=["--config", str(cfg)], default_args=False, data_dir=data,
+                      port=file_port, name="file")
     api = srv.api()
     for _ in range(6):
         b = make_flow("data")
@@ -199,8 +202,8 @@ def test_config_file_and_env_precedence(tams_server, tmp_path):
     assert len(check(r, 200, FLOW_LIST)) == 2 and r.headers["X-Paging-Limit"] == "2"
     srv.stop()
     # env overrides the file
-    srv = tams_server(args=["--config", str(cfg)], default_args=False, port=env_port, name="env",
-                      env={"TAMS_LISTEN": f"127.0.0.1:{env_port}", "TAMS_PAGE_LIMIT_MAX": "4"})
+    srv = tams_server(args=["--config", str(cfg)], default_args=False, data_dir=data,
+                      port=env_port, name="env", env={"TAMS_LISTEN": f"127.0.0.1:{env_port}", "TAMS_PAGE_LIMIT_MAX": "4"})
     assert _refused(file_port)
     api = srv.api()
     r = api.get("/flows", params={"limit": 50})
@@ -211,7 +214,7 @@ def test_config_file_and_env_precedence(tams_server, tmp_path):
     # a flag overrides both
     flag_port = free_port()
     srv = tams_server(args=["--config", str(cfg), "--listen", f"127.0.0.1:{flag_port}"],
-                      default_args=False, port=flag_port, name="flag",
+                      default_args=False, data_dir=data, port=flag_port, name="flag",
                       env={"TAMS_LISTEN": f"127.0.0.1:{env_port}"})
     assert _refused(env_port) and _refused(file_port)
     check(srv.api().get("/sources"), 200, SOURCE_LIST)

@@ -6,7 +6,7 @@ import socket
 import pytest
 import requests
 
-from tams_helpers import Api, TOKEN, check, make_flow, new_id, unique
+from tams_helpers import Api, TOKEN, check, db_metrics_endpoint, make_flow, new_id, unique
 
 SAMPLE = re.compile(
     r'^(?P<name>[a-zA-Z_:][a-zA-Z0-9_:]*)'
@@ -119,16 +119,17 @@ def test_database_queries_pool_and_stored_counts(api):
              "get_urls": [{"url": f"https://example.com/{i}"}]} for i in range(3)]
     check(api.post(f"/flows/{flow['id']}/segments", json=segs), 201)
     samples, _ = scrape(api)
-    assert value(samples, "tams_db_query_duration_seconds_count", endpoint="sqlite",
+    endpoint, role = db_metrics_endpoint()
+    assert value(samples, "tams_db_query_duration_seconds_count", endpoint=endpoint,
                  query="kInsertSegment") - value(before, "tams_db_query_duration_seconds_count",
-                                                 endpoint="sqlite", query="kInsertSegment") == 3
+                                                 endpoint=endpoint, query="kInsertSegment") == 3
     assert value(samples, "tams_stored", kind="segments") - \
         value(before, "tams_stored", kind="segments") == 3
     assert value(samples, "tams_stored", kind="flows") - value(before, "tams_stored", kind="flows") == 1
     assert value(samples, "tams_stored", kind="sources") - \
         value(before, "tams_stored", kind="sources") == 1
     assert ("tams_db_pool_connections",
-            frozenset({("endpoint", "sqlite"), ("role", "reader"), ("state", "idle")})) in samples
+            frozenset({("endpoint", endpoint), ("role", role), ("state", "idle")})) in samples
     check(api.delete(f"/flows/{flow['id']}"), (202, 204))
     after, _ = scrape(api)
     assert value(after, "tams_stored", kind="segments") == value(before, "tams_stored", kind="segments")

@@ -16,6 +16,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "api"))
 from haproxy import Haproxy  # noqa: E402
 from tams_helpers import (  # noqa: E402
     BASIC_AUTH, Api, ServerFailed, TamsServer, check, make_flow, parse_timerange,
+    pg_database_for, pg_test_base, pg_url, psql,
 )
 from test_webhooks import Receiver, register  # noqa: E402
 
@@ -158,6 +159,10 @@ def test_a_killed_instances_registration_is_taken_over(cluster):
 
 
 def lease_owner(data_dir) -> str:
-    """The lease owner of the only webhook registration, read from the SQLite file."""
+    """The lease owner of the only webhook registration, read from the database the servers
+    share: the SQLite file, or their PostgreSQL database when TAMS_TEST_DB is set."""
+    base = pg_test_base()
+    if base:
+        return psql(pg_url(base, pg_database_for(data_dir)), "SELECT lease_owner FROM webhooks")
     with sqlite3.connect(f"file:{data_dir}/tams.db?mode=ro", uri=True) as db:
         return db.execute("SELECT lease_owner FROM webhooks").fetchone()[0]

@@ -95,6 +95,12 @@ std::string render(const Config& c, const std::string& key) {
   if (key == "webhook_concurrency") return std::to_string(c.webhook_concurrency);
   if (key == "webhook_max_attempts") return std::to_string(c.webhook_max_attempts);
   if (key == "webhook_retry_base_ms") return std::to_string(c.webhook_retry_base_ms);
+  if (key == "db") return c.db;
+  if (key == "db_replicas") return join(c.db_replicas);
+  if (key == "db_replica_max_lag_ms") return std::to_string(c.db_replica_max_lag_ms);
+  if (key == "db_read_primary_after_write_ms") {
+    return std::to_string(c.db_read_primary_after_write_ms);
+  }
   if (key == "job_lease_seconds") return std::to_string(c.job_lease_seconds);
   ADD_FAILURE() << "unknown key " << key;
   return "";
@@ -205,6 +211,12 @@ const KeyCase kKeyCases[] = {
     {"webhook_concurrency", "1", "1", "256", "256"},
     {"webhook_max_attempts", "1", "1", "1000", "1000"},
     {"webhook_retry_base_ms", "1", "1", "3600000", "3600000"},
+    {"db", R"("postgres://u:p@db/tams")", "postgres://u:p@db/tams", "postgresql://db2/x",
+     "postgresql://db2/x"},
+    {"db_replicas", R"(["postgres://r1/t", "postgres://r2/t"])", "postgres://r1/t|postgres://r2/t",
+     "postgres://r1/t,postgres://r2/t", "postgres://r1/t|postgres://r2/t"},
+    {"db_replica_max_lag_ms", "0", "0", "3600000", "3600000"},
+    {"db_read_primary_after_write_ms", "0", "0", "250", "250"},
     {"job_lease_seconds", "2", "2", "3600", "3600"},
 };
 
@@ -757,6 +769,24 @@ TEST_F(ConfigLoadTest, BasicAuthErrorsShowOnlyTheUserName) {
 
 // ---------------------------------------------------------------------------------------------
 // process_environment.
+
+TEST_F(ConfigLoadTest, DatabaseFlagsAndUriChecks) {
+  FlagOverrides flags;
+  flags.db = "postgres://flag/db";
+  flags.db_replicas = std::vector<std::string>{"postgres://r1/db", "postgres://r2/db"};
+  Config c = load(flags, {{"TAMS_DB", "postgres://env/db"}, {"TAMS_DB_REPLICAS", "postgres://x/y"}});
+  EXPECT_EQ(c.db, "postgres://flag/db");
+  EXPECT_EQ(c.db_replicas, (std::vector<std::string>{"postgres://r1/db", "postgres://r2/db"}));
+  EXPECT_EQ(load({}, {}).db, "") << "default: SQLite";
+  // Errors name the key, never the URI (it may hold a password).
+  const std::string bad = error_of([&] { load({}, {{"TAMS_DB", "mysql://u:s3cret@h/d"}}); });
+  EXPECT_NE(bad.find("TAMS_DB"), std::string::npos) << bad;
+  EXPECT_EQ(bad.find("s3cret"), std::string::npos) << bad;
+  const std::string replica =
+      error_of([&] { load({}, {{"TAMS_DB_REPLICAS", "postgres://ok/x,http://u:s3cret@h/d"}}); });
+  EXPECT_NE(replica.find("entry 2"), std::string::npos) << replica;
+  EXPECT_EQ(replica.find("s3cret"), std::string::npos) << replica;
+}
 
 TEST(ProcessEnvironmentTest, ReadsTheEnvironment) {
   ASSERT_EQ(setenv("TAMS_CONFIG_TEST_VAR", "a=b,c", 1), 0);

@@ -1,5 +1,6 @@
-// Background work across instances: two "instances" (two lease owners, each with its own
-// SqliteStore handle on one database file) never work on the same item at the same time, an
+// Background work across instances: two "instances" (two lease owners, each with its own store
+// handle on one database: one SQLite file, or one PostgreSQL database when TAMS_TEST_PG_URL is
+// set) never work on the same item at the same time, an
 // item whose lease ended is taken over, and a holder that lost its lease cannot write progress.
 #include <gtest/gtest.h>
 #include <stdlib.h>
@@ -16,12 +17,14 @@
 #include <thread>
 #include <vector>
 
+#include "pg_test_database.h"
 #include "tams/core/deletions.h"
 #include "tams/core/flows.h"
 #include "tams/core/garbage.h"
 #include "tams/core/job_lease.h"
 #include "tams/jobs/webhook_delivery.h"
 #include "tams/media/backends.h"
+#include "tams/store/postgres/postgres_store.h"
 #include "tams/store/sqlite/sqlite_store.h"
 #include "test_support.h"
 
@@ -36,9 +39,21 @@ using test::data_flow;
 using test::eventually;
 using test::id_of;
 
-class JobClaimsTest : public ::testing::Test {
+// The parameter names the store: "sqlite" or "postgres".
+class JobClaimsTest : public ::testing::TestWithParam<std::string> {
  protected:
   void SetUp() override {
+    if (GetParam() == "postgres") {
+      if (test::PgTestDatabase::server().empty()) {
+        GTEST_SKIP() << "TAMS_TEST_PG_URL is not set (make test-pg sets it)";
+      }
+      database_ = std::make_unique<test::PgTestDatabase>();
+      store::postgres::PostgresOptions options;
+      options.primary = database_->url();
+      a_ = store::postgres::PostgresStore::open(options);
+      b_ = store::postgres::PostgresStore::open(options);
+      return;
+    }
     char pattern[] = "/tmp/tams-claims-test-XXXXXX";
     ASSERT_NE(mkdtemp(pattern), nullptr);
     dir_ = pattern;
@@ -48,7 +63,8 @@ class JobClaimsTest : public ::testing::Test {
   void TearDown() override {
     a_.reset();
     b_.reset();
-    std::filesystem::remove_all(dir_);
+    database_.reset();
+    if (!dir_.empty()) std::filesystem::remove_all(dir_);
   }
 
   int64_t register_hook(const std::string& url) {
@@ -83,15 +99,16 @@ class JobClaimsTest : public ::testing::Test {
     return out;
   }
 
-  std::string dir_;
-  std::unique_ptr<store::sqlite::SqliteStore> a_;  // instance A's handle
-  std::unique_ptr<store::sqlite::SqliteStore> b_;  // instance B's handle
+  std::string dir_;                                 // SQLite
+  std::unique_ptr<test::PgTestDatabase> database_;  // PostgreSQL
+  std::unique_ptr<store::MetadataStore> a_;         // instance A's handle
+  std::unique_ptr<store::MetadataStore> b_;         // instance B's handle
   core::Principal who_{"tester", {}};
 };
 
 // ---- The store's claims ----
 
-TEST_F(JobClaimsTest, WebhookClaimsAreExclusiveUntilTheLeaseEnds) {
+TEST_P(JobClaimsTest, WebhookClaimsAreExclusiveUntilTheLeaseEnds) {
   const int64_t h1 = register_hook("http://hook.test/1");
   const int64_t h2 = register_hook("http://hook.test/2");
   const auto claim_webhooks = &store::WriteTransaction::claim_webhooks;
@@ -144,7 +161,7 @@ store::DeletionRequestRecord deletion_request(const std::string& id, const std::
                  {"delete_flow", false}}};
 }
 
-TEST_F(JobClaimsTest, DeletionRequestClaimsAreExclusiveAndLostLeasesWriteNothing) {
+TEST_P(JobClaimsTest, DeletionRequestClaimsAreExclusiveAndLostLeasesWriteNothing) {
   a_->write([&](store::WriteTransaction& tx) {
     tx.put_deletion_request(deletion_request("r1", "2024-01-01T00:00:00Z"));
     tx.put_deletion_request(deletion_request("r2", "2024-01-02T00:00:00Z"));
@@ -197,7 +214,7 @@ store::ObjectRecord object(const std::string& id, const std::string& storage_id,
   return o;
 }
 
-TEST_F(JobClaimsTest, GarbageRowsAreTakenOnceAndTheirBytesQueuedDurably) {
+TEST_P(JobClaimsTest, GarbageRowsAreTakenOnceAndTheirBytesQueuedDurably) {
   a_->write([&](store::WriteTransaction& tx) {
     tx.put_object(object("stored", "backend-1", 10));
     tx.put_object(object("alive", "backend-1", 0));
@@ -230,7 +247,7 @@ TEST_F(JobClaimsTest, GarbageRowsAreTakenOnceAndTheirBytesQueuedDurably) {
 
 // Many claimers on two handles, each holding what it claimed for a while: the intervals during
 // which an owner held a request never overlap for the same request.
-TEST_F(JobClaimsTest, ConcurrentClaimersNeverHoldTheSameRequestAtOnce) {
+TEST_P(JobClaimsTest, ConcurrentClaimersNeverHoldTheSameRequestAtOnce) {
   a_->write([&](store::WriteTransaction& tx) {
     for (int i = 0; i < 6; ++i) {
       tx.put_deletion_request(deletion_request("r" + std::to_string(i), "2024-01-01T00:00:00Z"));
@@ -300,7 +317,7 @@ class CountingMediaStore final : public media::MediaStore {
   std::map<std::string, int> removed_;
 };
 
-TEST_F(JobClaimsTest, TwoCollectorsRemoveEachObjectsBytesOnce) {
+TEST_P(JobClaimsTest, TwoCollectorsRemoveEachObjectsBytesOnce) {
   constexpr int kObjects = 300;
   a_->write([&](store::WriteTransaction& tx) {
     for (int i = 0; i < kObjects; ++i) tx.put_object(object("o" + std::to_string(i), "backend-1", 10));
@@ -325,7 +342,7 @@ TEST_F(JobClaimsTest, TwoCollectorsRemoveEachObjectsBytesOnce) {
   for (const auto& [id, count] : removed) EXPECT_EQ(count, 1) << id;
 }
 
-TEST_F(JobClaimsTest, BytesOfACrashedCollectionAreDeletedByAnotherInstance) {
+TEST_P(JobClaimsTest, BytesOfACrashedCollectionAreDeletedByAnotherInstance) {
   a_->write([&](store::WriteTransaction& tx) { tx.put_object(object("o1", "backend-1", 10)); });
   // Instance A removed the row, claimed the bytes, and died before deleting them.
   a_->write([&](store::WriteTransaction& tx) { tx.take_garbage_objects(100, 10); });
@@ -343,7 +360,7 @@ TEST_F(JobClaimsTest, BytesOfACrashedCollectionAreDeletedByAnotherInstance) {
   EXPECT_EQ(media.removed(), (std::map<std::string, int>{{"o1", 1}}));
 }
 
-TEST_F(JobClaimsTest, DeletionRequestHeldElsewhereIsLeftAloneUntilItsLeaseEnds) {
+TEST_P(JobClaimsTest, DeletionRequestHeldElsewhereIsLeftAloneUntilItsLeaseEnds) {
   core::Flows flows_a(*a_);
   core::Flows flows_b(*b_);
   flows_a.put(id_of(1), data_flow(id_of(1), id_of(100)), who_);
@@ -431,7 +448,7 @@ jobs::WebhookDeliveryOptions delivery_options(const std::string& owner,
   return o;
 }
 
-TEST_F(JobClaimsTest, TwoDeliveryWorkersDeliverEachEventOncePerRegistration) {
+TEST_P(JobClaimsTest, TwoDeliveryWorkersDeliverEachEventOncePerRegistration) {
   const std::vector<std::string> urls = {"http://hook.test/1", "http://hook.test/2",
                                          "http://hook.test/3"};
   for (const auto& url : urls) register_hook(url);
@@ -469,7 +486,7 @@ TEST_F(JobClaimsTest, TwoDeliveryWorkersDeliverEachEventOncePerRegistration) {
   EXPECT_EQ(receiver.overlaps(), 0);
 }
 
-TEST_F(JobClaimsTest, ADeliveryWhoseLeaseWasTakenOverRecordsNoProgress) {
+TEST_P(JobClaimsTest, ADeliveryWhoseLeaseWasTakenOverRecordsNoProgress) {
   const int64_t h = register_hook("http://hook.test/slow");
   core::Flows flows(*a_);
   flows.put(id_of(1), data_flow(id_of(1), id_of(1000)), who_);  // sources/created, flows/created
@@ -518,6 +535,10 @@ TEST_F(JobClaimsTest, ADeliveryWhoseLeaseWasTakenOverRecordsNoProgress) {
     EXPECT_TRUE(tx.set_webhook_progress(h, "B", created_seq, 0, 0, ""));
   });
 }
+
+INSTANTIATE_TEST_SUITE_P(Sqlite, JobClaimsTest, ::testing::Values("sqlite"));
+// Named so that make test-pg's filter (Postgres*) runs these.
+INSTANTIATE_TEST_SUITE_P(Postgres, JobClaimsTest, ::testing::Values("postgres"));
 
 }  // namespace
 }  // namespace tams

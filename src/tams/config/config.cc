@@ -278,6 +278,27 @@ void check_jwks_url(const std::string& url) {
   if (has_junk) fail("must not contain a fragment, blanks or controls, got " + quote(url));
 }
 
+// A PostgreSQL URI. Never echoed: it may hold a password.
+void check_db_url(const std::string& url) {
+  if (url.empty()) return;
+  const std::string lower = to_lower(url);
+  if (!lower.starts_with("postgres://") && !lower.starts_with("postgresql://")) {
+    fail("expected a postgres:// or postgresql:// URI");
+  }
+  if (has_controls(url)) fail("must not contain control characters");
+}
+
+void check_db_replicas(const std::vector<std::string>& urls) {
+  for (size_t i = 0; i < urls.size(); ++i) {
+    if (urls[i].empty()) fail("empty URI (entry " + std::to_string(i + 1) + ")");
+    try {
+      check_db_url(urls[i]);
+    } catch (const Problem& p) {
+      fail("entry " + std::to_string(i + 1) + ": " + p.message);
+    }
+  }
+}
+
 constexpr std::string_view kScopes[] = {"tams-api/read", "tams-api/write", "tams-api/delete",
                                         "tams-api/admin"};
 
@@ -441,6 +462,20 @@ const Field kFields[] = {
      }},
     {"jwt_clock_skew_seconds", Type::kInteger,
      [](Config& c, Value v) { c.jwt_clock_skew_seconds = num(v); }, 0, 3600},
+    {"db", Type::kString,
+     [](Config& c, Value v) {
+       check_db_url(str(v));
+       c.db = std::move(str(v));
+     }},
+    {"db_replicas", Type::kList,
+     [](Config& c, Value v) {
+       check_db_replicas(list(v));
+       c.db_replicas = std::move(list(v));
+     }},
+    {"db_replica_max_lag_ms", Type::kInteger,
+     [](Config& c, Value v) { c.db_replica_max_lag_ms = num(v); }, 0, 3600 * 1000},
+    {"db_read_primary_after_write_ms", Type::kInteger,
+     [](Config& c, Value v) { c.db_read_primary_after_write_ms = num(v); }, 0, 3600 * 1000},
     {"local_storage", Type::kString,
      [](Config& c, Value v) {
        if (str(v) != "default" && str(v) != "secondary" && str(v) != "disabled") {
@@ -500,6 +535,7 @@ struct Origin {
 std::string env_name(std::string_view key) { return "TAMS_" + to_upper(key); }
 
 std::string flag_name(std::string_view key) {
+  if (key == "db_replicas") return "--db-replica";  // repeatable: one URI per flag
   std::string flag = "--" + std::string(key);
   std::replace(flag.begin(), flag.end(), '_', '-');
   return flag;
@@ -791,6 +827,11 @@ Config load(const FlagOverrides& flags, const std::map<std::string, std::string>
   }
   apply_flag(b, "listen", flags.listen);
   apply_flag(b, "data_dir", flags.data_dir);
+  apply_flag(b, "db", flags.db);
+  if (flags.db_replicas) {
+    b.set(*find_field("db_replicas"), Origin{Layer::kFlag, {}},
+          [&] { return Value(*flags.db_replicas); });
+  }
   check_page_limits(b);
   check_jwks_source(b);
   detail::settle_storage_backends(b.config);

@@ -84,6 +84,11 @@ struct Config {
   std::string jwt_issuer;                  // when set, tokens' `iss` must equal it
   std::string jwt_audience;                // when set, tokens' `aud` must contain it
   int64_t jwt_clock_skew_seconds = 60;     // leeway for `exp` and `nbf`
+  // Metadata database (docs/operations.md#postgresql). Empty: SQLite in data_dir.
+  std::string db;                        // postgres:// or postgresql:// URI of the primary
+  std::vector<std::string> db_replicas;  // URIs of streaming read replicas of it
+  int64_t db_replica_max_lag_ms = 1000;  // replicas further behind are not read from
+  int64_t db_read_primary_after_write_ms = 1000;  // read-your-writes window (0: off)
   // Storage backends. local_storage: "default" (the local store takes allocations without a
   // storage_id), "secondary" (offered, not the default) or "disabled"; left unset it is
   // "default" unless an S3 backend is marked default. Exactly one backend ends up default.
@@ -117,6 +122,8 @@ struct FlagOverrides {
   std::optional<std::string> listen;
   std::optional<std::string> data_dir;
   std::optional<std::string> config_file;
+  std::optional<std::string> db;
+  std::optional<std::vector<std::string>> db_replicas;  // repeated --db-replica
 };
 
 // Builds the effective configuration from `flags.config_file` (when set; a missing or unreadable

@@ -1,17 +1,10 @@
 #include "tams/core/health.h"
 
-#include <exception>
-
 namespace tams::core {
 
 std::vector<Health::Problem> Health::not_ready() const {
   std::vector<Problem> problems;
-  try {
-    // One indexed read in a read transaction: the database opens, locks and answers.
-    store_.read([](store::Reader& r) { r.get_setting("name"); });
-  } catch (const std::exception& e) {
-    problems.push_back({"database", e.what()});
-  }
+  if (auto reason = store_.not_ready()) problems.push_back({"database", *reason});
   const media::MediaStore* storage = backends_.default_store();
   if (storage == nullptr) {
     problems.push_back({"storage", "no default storage backend is configured"});

@@ -6,6 +6,8 @@
 
 #include "tams/http/percent.h"
 #include "tams/http/responses.h"
+#include "tams/store/read_affinity.h"
+#include "tams/store/unavailable.h"
 
 namespace tams::http {
 
@@ -82,6 +84,11 @@ Response App::exception_response(const Request& request) {
     throw;
   } catch (const core::Error& e) {
     return error_response(e);
+  } catch (const store::Unavailable& e) {
+    // The metadata database is down: 503 with Retry-After, so clients retry.
+    spdlog::warn("{} {}: {}", method_name(request.method), request.path, e.what());
+    return error_response(core::Error(core::ErrorKind::kUnavailable,
+                                      "the metadata database is unavailable; retry later"));
   } catch (const std::exception& e) {
     spdlog::error("{} {}: unexpected error: {}", method_name(request.method), request.path,
                   e.what());
@@ -264,6 +271,8 @@ Response App::dispatch(Request& request, long& route_index) const {
     request.body_sink->write(request.body.data(), request.body.size());
     request.body.clear();
   }
+  // Read-your-writes per client: after this principal's writes, its reads go to the primary.
+  store::ReadAffinity affinity(request.principal.name);
   return (*match.handler)(request);
 }
 

@@ -1,5 +1,5 @@
 // MetadataStore: where sources, flows and service settings live. Implemented by sqlite/ (the
-// embedded default) and, later, postgres/. Only store/ speaks SQL.
+// embedded default) and postgres/ (PostgreSQL with read replicas). Only store/ speaks SQL.
 #pragma once
 
 #include <boost/json/object.hpp>
@@ -328,9 +328,34 @@ class WriteTransaction : public Reader {
 
 // The metadata store. Thread-safe: any number of threads may call read() and write()
 // concurrently; writes are serialized.
+// Connections of one database endpoint in one state, for metrics.
+struct PoolConnections {
+  std::string endpoint;  // "sqlite", or a PostgreSQL server as host:port (never credentials)
+  std::string role;      // SQLite: "reader" or "writer"; PostgreSQL: "primary" or "replica"
+  std::string state;     // "in_use" or "idle"
+  int64_t count = 0;
+};
+
+// What the database holds, from counts kept current by every write (never a scan).
+struct StoredCounts {
+  int64_t segments = 0;
+  int64_t flows = 0;
+  int64_t sources = 0;
+};
+
 class MetadataStore {
  public:
   virtual ~MetadataStore() = default;
+
+  // How many connections are in use and idle now, per endpoint and role. Lock-free or nearly;
+  // never touches the database.
+  virtual std::vector<PoolConnections> pool_usage() const = 0;
+  // Reads the kept counts. Throws std::runtime_error (or store::Unavailable) when the database
+  // does not answer.
+  virtual StoredCounts stored_counts() = 0;
+  // Why the store cannot serve requests now (nullopt: it can), for GET /health/ready. The
+  // reason may name paths and hosts (for the log, not for clients).
+  virtual std::optional<std::string> not_ready() = 0;
 
   // Runs `fn` with a consistent snapshot. Exceptions from `fn` propagate.
   virtual void read(const std::function<void(Reader&)>& fn) = 0;

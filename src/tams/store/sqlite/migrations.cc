@@ -3,6 +3,8 @@
 #include <array>
 #include <stdexcept>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "tams/store/sqlite/connection.h"
 
@@ -245,24 +247,12 @@ constexpr std::string_view kInsertAppliedMigration =
 int migrate_in_transaction(Connection& db) {
   db.exec("kCreateSchemaMigrations", kCreateSchemaMigrations);
   const std::span<const Migration> known = migrations();
-  int64_t current = 0;
+  std::vector<std::pair<int64_t, std::string>> recorded;
   {
     Statement applied = db.prepare("kSelectAppliedMigrations", kSelectAppliedMigrations);
-    while (applied.step()) {
-      const int64_t version = applied.column_int64(0);
-      const std::string name = applied.column_text(1);
-      if (version > static_cast<int64_t>(known.size())) {
-        throw std::runtime_error("the database has schema version " + std::to_string(version) +
-                                 ", newer than this build knows (" + std::to_string(known.size()) +
-                                 "); use a newer tams");
-      }
-      if (version < 1 || known[version - 1].name != name) {
-        throw std::runtime_error("the database records migration " + std::to_string(version) +
-                                 " as '" + name + "', which this build does not know");
-      }
-      current = version;
-    }
+    while (applied.step()) recorded.emplace_back(applied.column_int64(0), applied.column_text(1));
   }
+  const int64_t current = recorded_version(known, recorded);
   int applied_now = 0;
   for (const Migration& migration : known) {
     if (migration.version <= current) continue;

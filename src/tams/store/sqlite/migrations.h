@@ -4,17 +4,13 @@
 #include <span>
 #include <string_view>
 
+#include "tams/store/migration.h"
+
 namespace tams::store::sqlite {
 
 class Connection;
 
-// One schema step. A migration, once released, is never edited: changes are new migrations
-// with the next version.
-struct Migration {
-  int version;            // 1, 2, 3 ... without gaps
-  std::string_view name;  // recorded beside the version; a mismatch on open is an error
-  std::string_view sql;   // one or more statements
-};
+using store::Migration;
 
 // Every migration this build knows, in ascending version order.
 std::span<const Migration> migrations();

@@ -17,6 +17,8 @@
 #include <utility>
 #include <variant>
 
+#include "tams/store/document_fields.h"
+#include "tams/store/listing_filters.h"
 #include "tams/store/sqlite/connection.h"
 #include "tams/store/sqlite/migrations.h"
 
@@ -52,17 +54,8 @@ constexpr std::string_view kDeleteSourceTags = "DELETE FROM source_tags WHERE so
 constexpr std::string_view kInsertSourceTag =
     "INSERT INTO source_tags (source_id, name, value) VALUES (?1, ?2, ?3)";
 
-// Source listing: kListSources, then any filter fragments, then the page fragments.
+// Source listing: kListSources, then the fragments of listing_filters.h.
 constexpr std::string_view kListSources = "SELECT id, doc FROM sources WHERE 1";
-constexpr std::string_view kSourceLabelIs = " AND label = ?";
-constexpr std::string_view kSourceFormatIs = " AND format = ?";
-constexpr std::string_view kSourceTagIs =
-    " AND EXISTS (SELECT 1 FROM source_tags t WHERE t.source_id = sources.id AND t.name = ? "
-    "AND t.value = ?)";
-constexpr std::string_view kSourceTagExists =
-    " AND EXISTS (SELECT 1 FROM source_tags t WHERE t.source_id = sources.id AND t.name = ?)";
-constexpr std::string_view kSourceTagMissing =
-    " AND NOT EXISTS (SELECT 1 FROM source_tags t WHERE t.source_id = sources.id AND t.name = ?)";
 
 // ---- Flows ----
 
@@ -88,31 +81,8 @@ constexpr std::string_view kInsertFlowCollectionItem =
     "INSERT INTO flow_collections (collector_id, position, member_id, role) "
     "VALUES (?1, ?2, ?3, ?4)";
 
-// Flow listing: kListFlows, then any filter fragments, then the page fragments.
+// Flow listing: kListFlows, then the fragments of listing_filters.h.
 constexpr std::string_view kListFlows = "SELECT id, doc, segments_updated FROM flows WHERE 1";
-constexpr std::string_view kFlowSourceIs = " AND source_id = ?";
-constexpr std::string_view kFlowFormatIs = " AND format = ?";
-constexpr std::string_view kFlowCodecIs = " AND codec = ?";
-constexpr std::string_view kFlowLabelIs = " AND label = ?";
-constexpr std::string_view kFlowFrameWidthIs = " AND frame_width = ?";
-constexpr std::string_view kFlowFrameHeightIs = " AND frame_height = ?";
-constexpr std::string_view kFlowTagIs =
-    " AND EXISTS (SELECT 1 FROM flow_tags t WHERE t.flow_id = flows.id AND t.name = ? "
-    "AND t.value = ?)";
-constexpr std::string_view kFlowTagExists =
-    " AND EXISTS (SELECT 1 FROM flow_tags t WHERE t.flow_id = flows.id AND t.name = ?)";
-constexpr std::string_view kFlowTagMissing =
-    " AND NOT EXISTS (SELECT 1 FROM flow_tags t WHERE t.flow_id = flows.id AND t.name = ?)";
-constexpr std::string_view kFlowHasNoSegments =
-    " AND NOT EXISTS (SELECT 1 FROM segments s WHERE s.flow_id = flows.id)";
-constexpr std::string_view kFlowHasSegments =
-    " AND EXISTS (SELECT 1 FROM segments s WHERE s.flow_id = flows.id)";
-// Parameters: query start, query end. The last segment starting before the query end is the
-// only candidate: segments do not overlap, so it overlaps [start, end) iff it ends after start.
-// One seek on the segments primary key per flow; NULL (no such segment) filters the flow out.
-constexpr std::string_view kFlowHasSegmentOverlapping =
-    " AND (SELECT s.end_ns > ? FROM segments s WHERE s.flow_id = flows.id AND s.start_ns < ? "
-    "ORDER BY s.start_ns DESC LIMIT 1)";
 
 // Segment bounds of a flow within a range: segments do not overlap, so start order is end
 // order and each bound is one seek on the (flow_id, start_ns) primary key.
@@ -129,9 +99,6 @@ constexpr std::string_view kLastSegmentStartingBefore =
     "SELECT end_ns, json_extract(doc, '$.timerange') FROM segments "
     "WHERE flow_id = ?1 AND start_ns < ?2 ORDER BY start_ns DESC LIMIT 1";
 
-// Page fragments shared by both listings: keyset on id, one extra row to detect a next page.
-constexpr std::string_view kListAfterId = " AND id > ?";
-constexpr std::string_view kListOrderByIdLimit = " ORDER BY id LIMIT ?";
 
 // ---- Segments ----
 //
@@ -408,67 +375,12 @@ constexpr std::string_view kSelectWebhookFailures =
 
 // ---- Documents ----
 
-Document parse_document(const std::string& text, std::string_view kind, std::string_view id) {
-  boost::system::error_code ec;
-  boost::json::value value = boost::json::parse(text, ec);
-  if (ec || !value.is_object()) {
-    throw std::runtime_error("stored document of " + std::string(kind) + " '" + std::string(id) +
-                             "' is not a JSON object");
-  }
-  return std::move(value.as_object());
-}
-
-std::string_view required_string(const Document& doc, std::string_view key,
-                                 std::string_view operation) {
-  const boost::json::value* value = doc.if_contains(key);
-  if (value == nullptr || !value->is_string()) {
-    throw std::invalid_argument(std::string(operation) + ": the document has no string \"" +
-                                std::string(key) + "\"");
-  }
-  return value->get_string();
-}
-
-std::optional<std::string_view> optional_string(const Document& doc, std::string_view key) {
-  const boost::json::value* value = doc.if_contains(key);
-  if (value == nullptr || !value->is_string()) return std::nullopt;
-  return std::string_view(value->get_string());
-}
-
-std::optional<int64_t> optional_integer(const boost::json::object* object, std::string_view key) {
-  if (object == nullptr) return std::nullopt;
-  const boost::json::value* value = object->if_contains(key);
-  if (value == nullptr) return std::nullopt;
-  if (value->is_int64()) return value->get_int64();
-  if (value->is_uint64() && value->get_uint64() <= static_cast<uint64_t>(INT64_MAX)) {
-    return static_cast<int64_t>(value->get_uint64());
-  }
-  return std::nullopt;
-}
-
 // A flow's segments_updated column, when set, replaces whatever the document holds (segment
 // writes update only the column). `column` is the column's index in the current row.
 void merge_segments_updated(Document& flow, const Statement& statement, int column) {
   if (!statement.column_is_null(column)) {
     flow["segments_updated"] = statement.column_text(column);
   }
-}
-
-// A keyset position of a segment listing: a decimal int64.
-int64_t parse_segment_position(const std::string& text) {
-  int64_t value = 0;
-  const char* end = text.data() + text.size();
-  const auto [ptr, ec] = std::from_chars(text.data(), end, value);
-  if (ec != std::errc() || ptr != end || text.empty()) {
-    throw std::invalid_argument("list_segments: page position \"" + text +
-                                "\" is not a segment start");
-  }
-  return value;
-}
-
-// One more row than the page holds tells whether a next page exists.
-int64_t rows_for_page(int64_t limit, std::string_view operation) {
-  if (limit < 1) throw std::invalid_argument(std::string(operation) + ": limit must be at least 1");
-  return std::min<int64_t>(limit, INT64_MAX - 1) + 1;
 }
 
 ObjectRecord read_object(const Statement& statement) {
@@ -553,8 +465,8 @@ class Listing {
   model::Page<Document> fetch(Connection& db, std::string_view name, std::string_view kind,
                               const model::PageRequest& page, bool segments_updated = false) {
     const int64_t rows = rows_for_page(page.limit, "list");
-    if (!page.after.empty()) where(kListAfterId, page.after);
-    where(kListOrderByIdLimit, rows);
+    if (!page.after.empty()) where(listing::kListAfterId, page.after);
+    where(listing::kListOrderByIdLimit, rows);
 
     Statement statement = db.prepare(name, sql_);
     for (size_t i = 0; i < values_.size(); ++i) {
@@ -581,26 +493,6 @@ class Listing {
   std::vector<Value> values_;
 };
 
-template <class Fragments>
-void add_tag_filters(Listing& listing, const TagFilters& tags) {
-  for (const auto& [name, value] : tags.equals) listing.where(Fragments::kIs, name, value);
-  for (const auto& [name, present] : tags.exists) {
-    listing.where(present ? Fragments::kExists : Fragments::kMissing, name);
-  }
-}
-
-struct SourceTagFragments {
-  static constexpr std::string_view kIs = kSourceTagIs;
-  static constexpr std::string_view kExists = kSourceTagExists;
-  static constexpr std::string_view kMissing = kSourceTagMissing;
-};
-
-struct FlowTagFragments {
-  static constexpr std::string_view kIs = kFlowTagIs;
-  static constexpr std::string_view kExists = kFlowTagExists;
-  static constexpr std::string_view kMissing = kFlowTagMissing;
-};
-
 // Reads and writes on one connection inside the transaction its caller opened. Handed to one
 // read() or write() callback; not thread-safe.
 class Transaction final : public WriteTransaction {
@@ -623,32 +515,14 @@ class Transaction final : public WriteTransaction {
   model::Page<Document> list_sources(const SourceFilter& filter,
                                      const model::PageRequest& page) override {
     Listing listing(kListSources);
-    if (filter.label) listing.where(kSourceLabelIs, *filter.label);
-    if (filter.format) listing.where(kSourceFormatIs, *filter.format);
-    add_tag_filters<SourceTagFragments>(listing, filter.tags);
+    listing::add_source_filters(listing, filter);
     return listing.fetch(db_, "kListSources", "source", page);
   }
 
   model::Page<Document> list_flows(const FlowFilter& filter,
                                    const model::PageRequest& page) override {
     Listing listing(kListFlows);
-    if (filter.source_id) listing.where(kFlowSourceIs, *filter.source_id);
-    if (filter.format) listing.where(kFlowFormatIs, *filter.format);
-    if (filter.codec) listing.where(kFlowCodecIs, *filter.codec);
-    if (filter.label) listing.where(kFlowLabelIs, *filter.label);
-    if (filter.frame_width) listing.where(kFlowFrameWidthIs, *filter.frame_width);
-    if (filter.frame_height) listing.where(kFlowFrameHeightIs, *filter.frame_height);
-    add_tag_filters<FlowTagFragments>(listing, filter.tags);
-    if (filter.timerange) {
-      const time::TimeRange& range = *filter.timerange;
-      if (range.is_empty()) {
-        listing.where(kFlowHasNoSegments);
-      } else if (range.is_eternity()) {
-        listing.where(kFlowHasSegments);
-      } else {
-        listing.where(kFlowHasSegmentOverlapping, range.start(), range.end());
-      }
-    }
+    listing::add_flow_filters(listing, filter);
     return listing.fetch(db_, "kListFlows", "flow", page, /*segments_updated=*/true);
   }
 
@@ -710,35 +584,14 @@ class Transaction final : public WriteTransaction {
     const int64_t rows = rows_for_page(query.page.limit, "list_segments");
     model::Page<SegmentRecord> result;
     result.limit = query.page.limit;
-    const time::TimeRange& range = query.timerange;
-    if (range.is_empty()) return result;
-    const std::optional<int64_t> after =
-        query.page.after.empty() ? std::nullopt
-                                 : std::optional(parse_segment_position(query.page.after));
-
-    // The page is the segments whose start lies in [lowest, highest), walked from one end.
-    // Overlapping [range.start, range.end) means starting before range.end, and either starting
-    // at or after range.start or being the one segment that starts before range.start and
-    // reaches past it (segments do not overlap, so only the last one starting before it can).
-    int64_t highest = range.end();
-    std::optional<int64_t> lowest;
-    if (!query.reverse_order && after) {
-      // Continuing forwards from a segment that started at or after range.start: no segment
-      // before it is wanted, so the edge segment needs no look-up.
-      if (*after == INT64_MAX) return result;
-      if (*after >= range.start()) lowest = *after + 1;
-    }
-    if (!lowest) {
-      lowest = range.start();
-      if (range.has_start()) {
-        Statement edge = db_.prepare("kSegmentStartingBefore", kSegmentStartingBefore);
-        edge.bind(1, query.flow_id).bind(2, range.start());
-        if (edge.step() && edge.column_int64(1) > range.start()) lowest = edge.column_int64(0);
-      }
-      if (!query.reverse_order && after) lowest = std::max(*lowest, *after + 1);
-    }
-    if (query.reverse_order && after) highest = std::min(highest, *after);
-    if (*lowest >= highest) return result;
+    const auto window = segment_page_window(query, [&](int64_t point) {
+      Statement edge = db_.prepare("kSegmentStartingBefore", kSegmentStartingBefore);
+      edge.bind(1, query.flow_id).bind(2, point);
+      return edge.step() ? std::optional(std::make_pair(edge.column_int64(0), edge.column_int64(1)))
+                         : std::nullopt;
+    });
+    if (!window) return result;
+    const auto [lowest, highest] = *window;
 
     const bool by_object = query.object_id.has_value();
     Statement statement =
@@ -747,7 +600,7 @@ class Transaction final : public WriteTransaction {
                          : db_.prepare("kListSegmentsReverse", kListSegmentsReverse))
             : (by_object ? db_.prepare("kListObjectSegments", kListObjectSegments)
                          : db_.prepare("kListSegments", kListSegments));
-    statement.bind(1, query.flow_id).bind(2, *lowest).bind(3, highest).bind(4, rows);
+    statement.bind(1, query.flow_id).bind(2, lowest).bind(3, highest).bind(4, rows);
     if (by_object) statement.bind(5, *query.object_id);
     while (statement.step()) {
       if (static_cast<int64_t>(result.items.size()) == query.page.limit) {
@@ -996,11 +849,7 @@ class Transaction final : public WriteTransaction {
     const std::string_view id = required_string(flow, "id", "put_flow");
     const std::string_view source_id = required_string(flow, "source_id", "put_flow");
     const std::string_view format = required_string(flow, "format", "put_flow");
-    // frame_width / frame_height filter video flows only (the spec's query parameter text), so
-    // image flows, which have the same essence parameters, get no filter columns.
-    const boost::json::value* essence =
-        format == "urn:x-nmos:format:video" ? flow.if_contains("essence_parameters") : nullptr;
-    const boost::json::object* essence_object = essence != nullptr ? essence->if_object() : nullptr;
+    const boost::json::object* essence_object = video_essence(flow, format);
     {
       Statement upsert = db_.prepare("kUpsertFlow", kUpsertFlow);
       upsert.bind(1, id).bind(2, source_id).bind(3, format);
@@ -1200,12 +1049,7 @@ class Transaction final : public WriteTransaction {
                      return std::make_pair(statement.column_text(3),
                                            read_deletion_request(statement));
                    });
-    std::sort(claimed.begin(), claimed.end(), [](const auto& a, const auto& b) {
-      return std::tie(a.first, a.second.id) < std::tie(b.first, b.second.id);
-    });
-    std::vector<DeletionRequestRecord> requests;
-    for (auto& entry : claimed) requests.push_back(std::move(entry.second));
-    return requests;
+    return oldest_first(std::move(claimed));
   }
 
   bool update_deletion_request(const DeletionRequestRecord& request, const std::string& owner,
@@ -1362,12 +1206,23 @@ void SqliteStore::release_reader(std::unique_ptr<Connection> reader) {
   idle_count_.store(idle_readers_.size(), std::memory_order_relaxed);
 }
 
-SqliteStore::PoolUsage SqliteStore::pool_usage() const {
-  return {readers_in_use_.load(std::memory_order_relaxed),
-          idle_count_.load(std::memory_order_relaxed), writer_busy_.load(std::memory_order_relaxed)};
+std::vector<PoolConnections> SqliteStore::pool_usage() const {
+  return {{"sqlite", "reader", "in_use", readers_in_use_.load(std::memory_order_relaxed)},
+          {"sqlite", "reader", "idle", idle_count_.load(std::memory_order_relaxed)},
+          {"sqlite", "writer", "in_use", writer_busy_.load(std::memory_order_relaxed)}};
 }
 
-SqliteStore::StoredCounts SqliteStore::stored_counts() {
+std::optional<std::string> SqliteStore::not_ready() {
+  try {
+    // One indexed read in a read transaction: the database opens, locks and answers.
+    read([](Reader& r) { r.get_setting("name"); });
+  } catch (const std::exception& e) {
+    return e.what();
+  }
+  return std::nullopt;
+}
+
+StoredCounts SqliteStore::stored_counts() {
   StoredCounts counts;
   std::unique_ptr<Connection> db = acquire_reader();
   try {

@@ -67,23 +67,13 @@ class SqliteStore final : public MetadataStore {
   // quick and must not write (a nudge).
   void set_event_listener(std::function<void()> listener) override;
 
-  // How many connections are in use now (readers inside read(), the writer inside write()) and
-  // how many readers wait idle in the pool. Lock-free; for metrics.
-  struct PoolUsage {
-    int64_t readers_in_use = 0;
-    int64_t readers_idle = 0;
-    int64_t writer_in_use = 0;  // 0 or 1
-  };
-  PoolUsage pool_usage() const;
-
-  // What the database holds, from counts kept current by every write (never a scan).
-  struct StoredCounts {
-    int64_t segments = 0;
-    int64_t flows = 0;
-    int64_t sources = 0;
-  };
+  // See MetadataStore. Connections: readers inside read() ("reader" in_use), readers waiting
+  // idle in the pool ("reader" idle), the writer inside write() ("writer" in_use, 0 or 1).
+  std::vector<PoolConnections> pool_usage() const override;
   // Throws std::runtime_error when SQLite fails.
-  StoredCounts stored_counts();
+  StoredCounts stored_counts() override;
+  // Ready when a read transaction opens, locks and answers one indexed read.
+  std::optional<std::string> not_ready() override;
 
  private:
   SqliteStore(std::string path, const SqliteOptions& options);

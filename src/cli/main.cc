@@ -33,6 +33,7 @@
 #include "tams/media/s3/s3_media_store.h"
 #include "tams/obs/metrics.h"
 #include "tams/obs/process.h"
+#include "tams/store/migrate/sqlite_to_postgres.h"
 #include "tams/store/sqlite/sqlite_store.h"
 
 #ifndef TAMS_VERSION
@@ -311,6 +312,36 @@ int serve(const tams::config::FlagOverrides& flags) {
   return 0;
 }
 
+// `tams migrate --from sqlite:DIR --to postgres://...`: 0 when copied and verified, 2 for bad
+// arguments, 1 when the migration failed (nothing committed).
+int migrate(const std::string& from, const std::string& to) {
+  if (!from.starts_with("sqlite:") || from.size() == 7) {
+    std::cerr << "tams migrate: --from must be sqlite:DATA_DIR, got " << from << std::endl;
+    return 2;
+  }
+  if (!to.starts_with("postgres://") && !to.starts_with("postgresql://")) {
+    std::cerr << "tams migrate: --to must be a postgres:// URI" << std::endl;
+    return 2;
+  }
+  const fs::path data_dir = from.substr(7);
+  const std::string target = tams::store::postgres::redact_url(to);
+  try {
+    const auto tables = tams::store::migrate::copy_sqlite_to_postgres(
+        (data_dir / "tams.db").string(), to, [](const tams::store::migrate::CopiedTable& t) {
+          std::cout << fmt::format("  {:<20} {:>12} rows", t.name, t.rows) << std::endl;
+        });
+    std::cout << "Copied " << tables.size() << " tables from " << (data_dir / "tams.db").string()
+              << " to " << target << " and checked every row count.\n"
+              << "Media objects were not moved: serve with --data-dir " << data_dir.string()
+              << " --db <the same URI> so the local media store is found again." << std::endl;
+    return 0;
+  } catch (const tams::store::migrate::MigrateError& e) {
+    std::cerr << "tams migrate: " << e.what() << " (nothing was committed to " << target << ")"
+              << std::endl;
+    return 1;
+  }
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -340,10 +371,17 @@ int main(int argc, char** argv) {
       "PostgreSQL URI of a read replica (repeatable)")
       ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
   auto* version_cmd = cli.add_subcommand("version", "Print the version");
+  std::string migrate_from, migrate_to;
+  auto* migrate_cmd = cli.add_subcommand(
+      "migrate", "Copy an embedded store's metadata into an empty PostgreSQL database");
+  migrate_cmd->add_option("--from", migrate_from, "sqlite:DATA_DIR (the embedded store)")
+      ->required();
+  migrate_cmd->add_option("--to", migrate_to, "postgres://... (an empty database)")->required();
 
   CLI11_PARSE(cli, argc, argv);
   try {
     if (serve_cmd->parsed()) return serve(flags);
+    if (migrate_cmd->parsed()) return migrate(migrate_from, migrate_to);
     if (version_cmd->parsed()) {
       std::cout << "tams " << TAMS_VERSION << " (TAMS API 7.0)" << std::endl;
       return 0;

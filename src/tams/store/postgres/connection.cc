@@ -2,6 +2,7 @@
 
 #include <libpq-fe.h>
 
+#include <algorithm>
 #include <charconv>
 #include <chrono>
 #include <stdexcept>
@@ -160,6 +161,34 @@ Result Connection::query(std::string_view name, std::string_view sql, const Para
                      values.data(), nullptr, nullptr, 0);
   found->second.duration->observe(std::chrono::steady_clock::now() - started);
   return check(name, result);
+}
+
+int64_t Connection::copy_in(std::string_view name, std::string_view sql, std::string_view data) {
+  ++statements_run_;
+  const std::string text(sql);
+  PGresult* started = PQexec(conn_, text.c_str());
+  if (started == nullptr || PQresultStatus(started) != PGRES_COPY_IN) {
+    check(name, started);  // throws for an error; anything else is a misuse
+    throw std::logic_error(std::string(name) + ": not a COPY FROM STDIN statement");
+  }
+  PQclear(started);
+  // Sent in pieces: libpq buffers each call, and smaller pieces keep that buffer small.
+  constexpr size_t kPiece = 1 << 20;
+  const char* error = nullptr;
+  for (size_t at = 0; at < data.size(); at += kPiece) {
+    const size_t n = std::min(kPiece, data.size() - at);
+    if (PQputCopyData(conn_, data.data() + at, static_cast<int>(n)) != 1) {
+      error = "sending COPY data failed";
+      break;
+    }
+  }
+  if (PQputCopyEnd(conn_, error) != 1) {
+    broken_ = true;
+    throw EndpointFailure(label_ + ": " + std::string(name) + ": " + PQerrorMessage(conn_));
+  }
+  Result result = check(name, PQgetResult(conn_));
+  while (PGresult* extra = PQgetResult(conn_)) PQclear(extra);
+  return result.affected();
 }
 
 bool Connection::rollback() noexcept {

@@ -106,6 +106,10 @@ class Connection {
   // the connection failed, std::runtime_error("PostgreSQL error in {name}: ...") for SQL errors.
   Result query(std::string_view name, std::string_view sql, const Params& params = Params());
 
+  // Runs `sql` (a `COPY ... FROM STDIN` in text format) and sends `data` (rows in COPY's text
+  // format) as its input. Returns the number of rows copied. Throws like query().
+  int64_t copy_in(std::string_view name, std::string_view sql, std::string_view data);
+
   // Rolls back the open transaction, if any, without throwing. False when the connection is
   // broken or refused, so that it must not be reused.
   bool rollback() noexcept;

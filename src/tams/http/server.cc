@@ -372,9 +372,13 @@ struct Server::Impl {
       }
     }
     // Without a body, App::handle runs a streaming route's precheck and sink itself.
-    Response response = may_block(req.method)
-                            ? co_await workers.run([this, &req] { return app.handle(req); })
-                            : app.handle(req);
+    // (Not a conditional expression: GCC 12 destroys a co_await's temporaries twice in one.)
+    Response response;
+    if (may_block(req.method)) {
+      response = co_await workers.run([this, &req] { return app.handle(req); });
+    } else {
+      response = app.handle(req);
+    }
     req.body_sink.reset();  // an upload the handler did not commit is discarded now
     ec = co_await send(stream, std::move(response), head, version, keep_alive);
     // Idle keep-alive connections go back to a small buffer.

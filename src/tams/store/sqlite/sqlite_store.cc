@@ -39,6 +39,11 @@ constexpr std::string_view kPragmaJournalModeWal = "PRAGMA journal_mode = WAL";
 constexpr std::string_view kPragmaSynchronousFull = "PRAGMA synchronous = FULL";
 constexpr std::string_view kPragmaSynchronousNormal = "PRAGMA synchronous = NORMAL";
 constexpr std::string_view kPragmaForeignKeysOn = "PRAGMA foreign_keys = ON";
+// Page caches (negative: KiB), grown only as pages are used. The writer's holds the random-key
+// B-tree pages (objects, object_refs, segments_by_object) that every registration touches; each
+// reader's holds the upper levels of the segment and object trees that every query seeks.
+constexpr std::string_view kPragmaWriterCacheSize = "PRAGMA cache_size = -16384";
+constexpr std::string_view kPragmaReaderCacheSize = "PRAGMA cache_size = -8192";
 
 // ---- Sources ----
 
@@ -179,12 +184,12 @@ constexpr std::string_view kListObjectSegmentsReverse =
     "ORDER BY s.start_ns DESC LIMIT ?4";
 
 // Inserts the segment only when its object row exists; a duplicate (flow_id, start_ns) is not
-// inserted either. RETURNING tells the caller whether the row went in. Parameters: flow, start,
-// end, object, doc.
+// inserted either. sqlite3_changes() tells the caller whether the row went in (not RETURNING,
+// which costs an ephemeral table per row). Parameters: flow, start, end, object, doc.
 constexpr std::string_view kInsertSegment =
     "INSERT INTO segments (flow_id, start_ns, end_ns, object_id, doc) "
     "SELECT ?1, ?2, ?3, ?4, ?5 WHERE EXISTS (SELECT 1 FROM objects WHERE id = ?4) "
-    "ON CONFLICT (flow_id, start_ns) DO NOTHING RETURNING 1";
+    "ON CONFLICT (flow_id, start_ns) DO NOTHING";
 constexpr std::string_view kSelectObjectExists = "SELECT 1 FROM objects WHERE id = ?1";
 // Parameters: object, flow.
 constexpr std::string_view kReferenceObject =
@@ -1061,8 +1066,8 @@ class Transaction final : public WriteTransaction {
           .bind(3, segment.end_ns)
           .bind(4, segment.object_id)
           .bind(5, boost::json::serialize(segment.doc));
-      // (A statement that returned DONE must not be stepped again: SQLite would rerun it.)
-      if (!insert.step()) {
+      insert.run();
+      if (sqlite3_changes(db_.handle()) == 0) {
         Statement exists = db_.prepare("kSelectObjectExists", kSelectObjectExists);
         exists.bind(1, segment.object_id);
         if (!exists.step()) {
@@ -1072,7 +1077,6 @@ class Transaction final : public WriteTransaction {
                                " already has a segment starting at " +
                                std::to_string(segment.start_ns));
       }
-      insert.run();
     }
     db_.prepare("kReferenceObject", kReferenceObject)
         .bind(1, segment.object_id)
@@ -1329,6 +1333,7 @@ SqliteStore::SqliteStore(std::string path, const SqliteOptions& options)
   writer_->exec("kPragmaSynchronous",
                 options_.synchronous_full ? kPragmaSynchronousFull : kPragmaSynchronousNormal);
   writer_->exec("kPragmaForeignKeysOn", kPragmaForeignKeysOn);
+  writer_->exec("kPragmaWriterCacheSize", kPragmaWriterCacheSize);
   migrate(*writer_);
 }
 
@@ -1348,6 +1353,7 @@ std::unique_ptr<Connection> SqliteStore::acquire_reader() {
   try {
     auto reader = std::make_unique<Connection>(path_, Connection::Mode::kReadOnly);
     sqlite3_busy_timeout(reader->handle(), options_.busy_timeout_ms);
+    reader->exec("kPragmaReaderCacheSize", kPragmaReaderCacheSize);
     return reader;
   } catch (...) {
     readers_in_use_.fetch_sub(1, std::memory_order_relaxed);

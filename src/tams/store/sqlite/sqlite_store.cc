@@ -29,6 +29,10 @@ namespace {
 constexpr std::string_view kBeginRead = "BEGIN";
 constexpr std::string_view kBeginWrite = "BEGIN IMMEDIATE";
 constexpr std::string_view kCommit = "COMMIT";
+// One write of a group-committed batch (SqliteStore::write_batch).
+constexpr std::string_view kSavepointWrite = "SAVEPOINT write";
+constexpr std::string_view kRollbackToWrite = "ROLLBACK TO write";
+constexpr std::string_view kReleaseWrite = "RELEASE write";
 constexpr std::string_view kAddStoredSegments =
     "UPDATE stored_counts SET n = n + ?1 WHERE name = 'segments'";
 constexpr std::string_view kSelectStoredCounts = "SELECT name, n FROM stored_counts";
@@ -44,6 +48,9 @@ constexpr std::string_view kPragmaForeignKeysOn = "PRAGMA foreign_keys = ON";
 // reader's holds the upper levels of the segment and object trees that every query seeks.
 constexpr std::string_view kPragmaWriterCacheSize = "PRAGMA cache_size = -16384";
 constexpr std::string_view kPragmaReaderCacheSize = "PRAGMA cache_size = -8192";
+// The savepoint journals of group-committed writes (the pages each write changed, as they were)
+// in memory rather than in a temporary file.
+constexpr std::string_view kPragmaTempStoreMemory = "PRAGMA temp_store = MEMORY";
 
 // ---- Sources ----
 
@@ -1334,6 +1341,7 @@ SqliteStore::SqliteStore(std::string path, const SqliteOptions& options)
                 options_.synchronous_full ? kPragmaSynchronousFull : kPragmaSynchronousNormal);
   writer_->exec("kPragmaForeignKeysOn", kPragmaForeignKeysOn);
   writer_->exec("kPragmaWriterCacheSize", kPragmaWriterCacheSize);
+  writer_->exec("kPragmaTempStoreMemory", kPragmaTempStoreMemory);
   migrate(*writer_);
 }
 
@@ -1413,6 +1421,25 @@ void SqliteStore::write(const std::function<void(WriteTransaction&)>& fn) {
   if (writing_thread_.load() == std::this_thread::get_id()) {
     throw std::logic_error("SqliteStore::write() called from inside write() on the same thread");
   }
+  PendingWrite pending{&fn, nullptr, false};
+  write_batches_.submit(&pending,
+                        [this](std::span<PendingWrite* const> batch) { write_batch(batch); });
+  if (pending.error) std::rethrow_exception(pending.error);
+  if (pending.events_added && event_listener_) event_listener_();
+}
+
+bool SqliteStore::run_write(const std::function<void(WriteTransaction&)>& fn) {
+  Transaction transaction(*writer_);
+  fn(transaction);
+  if (transaction.segments_delta() != 0) {
+    writer_->prepare("kAddStoredSegments", kAddStoredSegments)
+        .bind(1, transaction.segments_delta())
+        .run();
+  }
+  return transaction.events_added() > 0;
+}
+
+void SqliteStore::write_batch(std::span<PendingWrite* const> batch) noexcept {
   std::lock_guard lock(write_mutex_);
   WritingThreadMark mark(writing_thread_);
   struct Busy {
@@ -1420,27 +1447,43 @@ void SqliteStore::write(const std::function<void(WriteTransaction&)>& fn) {
     explicit Busy(std::atomic<int64_t>& f) : flag(f) { flag.store(1, std::memory_order_relaxed); }
     ~Busy() { flag.store(0, std::memory_order_relaxed); }
   } busy(writer_busy_);
+  auto fail_all = [&](std::exception_ptr error) {
+    for (PendingWrite* w : batch) {
+      if (!w->error) w->error = error;
+      w->events_added = false;
+    }
+  };
   // Heals a connection left inside a transaction by an earlier failed rollback.
   if (!writer_->rollback()) {
-    throw std::runtime_error("SQLite writer connection cannot end an earlier transaction");
+    fail_all(std::make_exception_ptr(
+        std::runtime_error("SQLite writer connection cannot end an earlier transaction")));
+    return;
   }
-  bool events_added = false;
   try {
     writer_->prepare("kBeginWrite", kBeginWrite).run();
-    Transaction transaction(*writer_);
-    fn(transaction);
-    if (transaction.segments_delta() != 0) {
-      writer_->prepare("kAddStoredSegments", kAddStoredSegments)
-          .bind(1, transaction.segments_delta())
-          .run();
+    if (batch.size() == 1) {
+      // Alone: the write's failure is the transaction's.
+      batch[0]->events_added = run_write(*batch[0]->fn);
+    } else {
+      // Together: each write in a savepoint, so a failing one leaves the others as they were.
+      for (PendingWrite* w : batch) {
+        writer_->prepare("kSavepointWrite", kSavepointWrite).run();
+        try {
+          w->events_added = run_write(*w->fn);
+        } catch (...) {
+          w->error = std::current_exception();
+          // Some errors (I/O, disk full) end the whole transaction; then every write fails.
+          if (sqlite3_get_autocommit(writer_->handle()) != 0) throw;
+          writer_->prepare("kRollbackToWrite", kRollbackToWrite).run();
+        }
+        writer_->prepare("kReleaseWrite", kReleaseWrite).run();
+      }
     }
     writer_->prepare("kCommit", kCommit).run();
-    events_added = transaction.events_added() > 0;
   } catch (...) {
     writer_->rollback();
-    throw;
+    fail_all(std::current_exception());
   }
-  if (events_added && event_listener_) event_listener_();
 }
 
 void SqliteStore::set_event_listener(std::function<void()> listener) {

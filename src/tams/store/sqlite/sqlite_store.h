@@ -2,6 +2,7 @@
 #pragma once
 
 #include <atomic>
+#include <exception>
 #include <functional>
 #include <memory>
 #include <mutex>
@@ -12,6 +13,7 @@
 #include <vector>
 
 #include "tams/store/metadata_store.h"
+#include "tams/store/sqlite/write_batches.h"
 
 namespace tams::store::sqlite {
 
@@ -88,6 +90,17 @@ class SqliteStore final : public MetadataStore {
  private:
   SqliteStore(std::string path, const SqliteOptions& options);
 
+  // One write() waiting for its batch: the work, and its outcome once the batch has run.
+  struct PendingWrite {
+    const std::function<void(WriteTransaction&)>* fn;
+    std::exception_ptr error;
+    bool events_added = false;
+  };
+  // Writes a batch in one transaction, each write in its own savepoint (one alone: without).
+  void write_batch(std::span<PendingWrite* const> batch) noexcept;
+  // Runs one write's fn inside the open transaction; returns whether it added events.
+  bool run_write(const std::function<void(WriteTransaction&)>& fn);
+
   std::unique_ptr<Connection> acquire_reader();
   void release_reader(std::unique_ptr<Connection> reader);
 
@@ -97,6 +110,7 @@ class SqliteStore final : public MetadataStore {
   const std::string path_;
   const SqliteOptions options_;
 
+  WriteBatches<PendingWrite> write_batches_;
   std::mutex write_mutex_;
   std::unique_ptr<Connection> writer_;           // guarded by write_mutex_
   std::atomic<std::thread::id> writing_thread_;  // the thread inside write(), to refuse re-entry

@@ -39,8 +39,10 @@ struct SqliteOptions {
 
 // MetadataStore over one SQLite database file.
 //
-// Writes go through a single writer connection, one write() at a time (BEGIN IMMEDIATE ...
-// COMMIT). Reads use a pool of read-only connections, each read() inside one read transaction,
+// Writes go through a single writer connection (BEGIN IMMEDIATE ... COMMIT), group-committed:
+// write() calls that arrive while another is being written are run together, one after the
+// other in arrival order, in one transaction, each in its own savepoint (a write that throws is
+// rolled back alone; one that SQLite cannot commit fails them all). Reads use a pool of read-only connections, each read() inside one read transaction,
 // so it sees one consistent snapshot and never waits for the writer (WAL). The pool grows to
 // the number of concurrent readers; idle connections are kept for reuse.
 //
@@ -62,7 +64,9 @@ class SqliteStore final : public MetadataStore {
 
   // See MetadataStore. Both throw std::runtime_error when SQLite fails; read() and write() also
   // propagate exceptions thrown by `fn`. A write() from inside a write() on the same thread would
-  // deadlock and throws std::logic_error instead.
+  // deadlock and throws std::logic_error instead. A write()'s `fn` may run on another thread that
+  // is inside write() (group commit) while the caller waits; it must not rely on thread-local
+  // state.
   void read(const std::function<void(Reader&)>& fn) override;
   void write(const std::function<void(WriteTransaction&)>& fn) override;
   // See MetadataStore. The listener runs while the write lock is still held, so it must be

@@ -16,7 +16,7 @@ struct ServerOptions {
   int threads = 1;
   // Threads that run requests which may wait for the database writer (every method but GET, HEAD
   // and OPTIONS), so that a write never holds one of the `threads` I/O threads.
-  int worker_threads = 4;
+  int worker_threads = 16;
   uint64_t max_body_bytes = 16 * 1024 * 1024;
   int idle_timeout_seconds = 60;  // keep-alive connections idle this long are closed
 };

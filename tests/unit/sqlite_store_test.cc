@@ -17,6 +17,7 @@
 #include <thread>
 #include <vector>
 
+#include "tams/obs/metrics.h"
 #include "tams/store/sqlite/connection.h"
 #include "tams/store/sqlite/migrations.h"
 
@@ -913,6 +914,47 @@ TEST_F(SqliteStoreTest, ConnectionErrorsNameTheStatement) {
     EXPECT_NE(std::string(e.what()).find("UNIQUE"), std::string::npos) << e.what();
   }
   EXPECT_TRUE(connection.rollback());
+}
+
+// ---- Group commit ----
+
+TEST_F(SqliteStoreTest, ConcurrentWritesCommitTogetherAndFailAlone) {
+  // Writers on many threads: their writes are batched into shared transactions (group commit);
+  // every third write throws after writing, and only its own source must be missing.
+  constexpr int kThreads = 6;
+  constexpr int kPerThread = 20;
+  std::atomic<int> failures_seen{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < kPerThread; ++i) {
+        const int n = t * kPerThread + i;
+        try {
+          store_->write([&](WriteTransaction& txn) {
+            txn.put_source(source_doc(id_of(n)));
+            if (n % 3 == 0) throw std::invalid_argument("write " + std::to_string(n) + " fails");
+          });
+          EXPECT_NE(n % 3, 0);
+        } catch (const std::invalid_argument& e) {
+          EXPECT_EQ(n % 3, 0);
+          EXPECT_EQ(std::string(e.what()), "write " + std::to_string(n) + " fails");
+          ++failures_seen;
+        }
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  EXPECT_EQ(failures_seen, kThreads * kPerThread / 3);
+  store_->read([&](Reader& reader) {
+    for (int n = 0; n < kThreads * kPerThread; ++n) {
+      EXPECT_EQ(reader.get_source(id_of(n)).has_value(), n % 3 != 0) << n;
+    }
+  });
+  RawDb raw(path_);
+  EXPECT_EQ(raw.scalar("SELECT count(*) FROM sources"), kThreads * kPerThread * 2 / 3);
+  EXPECT_EQ(store_->stored_counts().sources, kThreads * kPerThread * 2 / 3);
+  // Some writes did share a transaction (each of those ran in a savepoint).
+  EXPECT_NE(obs::Registry::global().expose().find("query=\"kSavepointWrite\""), std::string::npos);
 }
 
 }  // namespace

@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "tams/http/responses.h"
+#include "tams/http/worker_pool.h"
 
 namespace tams::http {
 
@@ -167,6 +168,11 @@ bhttp::response<bhttp::string_body> to_beast(Response&& r, bool head, unsigned v
   return res;
 }
 
+// Requests that may wait for the database writer (and its fsync): handled on the worker pool.
+bool may_block(Method method) {
+  return method != Method::kGet && method != Method::kHead && method != Method::kOptions;
+}
+
 bool expects_continue(const bhttp::request_header<>& header) {
   auto it = header.find(bhttp::field::expect);
   return header.version() >= 11 && it != header.end() &&
@@ -211,9 +217,14 @@ struct Server::Impl {
   asio::io_context ioc;
   tcp::acceptor acceptor{ioc};
   asio::signal_set signals{ioc, SIGINT, SIGTERM};
+  // After ioc: destroyed (joined) first, so a finishing handler can still post its completion.
+  WorkerPool workers;
 
   Impl(const App& a, ServerOptions o)
-      : app(a), options(std::move(o)), ioc(std::max(1, options.threads)) {}
+      : app(a),
+        options(std::move(o)),
+        ioc(std::max(1, options.threads)),
+        workers(options.worker_threads) {}
 
   std::chrono::seconds idle() const { return std::chrono::seconds(options.idle_timeout_seconds); }
 
@@ -361,7 +372,13 @@ struct Server::Impl {
       }
     }
     // Without a body, App::handle runs a streaming route's precheck and sink itself.
-    Response response = app.handle(req);
+    // (Not a conditional expression: GCC 12 destroys a co_await's temporaries twice in one.)
+    Response response;
+    if (may_block(req.method)) {
+      response = co_await workers.run([this, &req] { return app.handle(req); });
+    } else {
+      response = app.handle(req);
+    }
     req.body_sink.reset();  // an upload the handler did not commit is discarded now
     ec = co_await send(stream, std::move(response), head, version, keep_alive);
     // Idle keep-alive connections go back to a small buffer.

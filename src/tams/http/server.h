@@ -14,12 +14,17 @@ struct ServerOptions {
   std::string host = "127.0.0.1";
   uint16_t port = 8080;
   int threads = 1;
+  // Threads that run requests which may wait for the database writer (every method but GET, HEAD
+  // and OPTIONS), so that a write never holds one of the `threads` I/O threads.
+  int worker_threads = 16;
   uint64_t max_body_bytes = 16 * 1024 * 1024;
   int idle_timeout_seconds = 60;  // keep-alive connections idle this long are closed
 };
 
-// Accepts connections and serves `app` on `threads` threads. Handlers run on those threads, so a
-// handler may block briefly (a local database call) but never for long.
+// Accepts connections and serves `app` on `threads` I/O threads. Reads (GET, HEAD, OPTIONS) are
+// handled on the I/O thread that read them, so they may block briefly (a local database read) but
+// never for long; every other request is handled on one of `worker_threads` worker threads and its
+// connection resumes on its I/O thread with the response.
 class Server {
  public:
   Server(const App& app, ServerOptions options);

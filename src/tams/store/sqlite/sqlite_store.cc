@@ -31,6 +31,10 @@ namespace {
 constexpr std::string_view kBeginRead = "BEGIN";
 constexpr std::string_view kBeginWrite = "BEGIN IMMEDIATE";
 constexpr std::string_view kCommit = "COMMIT";
+// One write of a group-committed batch (SqliteStore::write_batch).
+constexpr std::string_view kSavepointWrite = "SAVEPOINT write";
+constexpr std::string_view kRollbackToWrite = "ROLLBACK TO write";
+constexpr std::string_view kReleaseWrite = "RELEASE write";
 constexpr std::string_view kAddStoredSegments =
     "UPDATE stored_counts SET n = n + ?1 WHERE name = 'segments'";
 constexpr std::string_view kSelectStoredCounts = "SELECT name, n FROM stored_counts";
@@ -41,6 +45,14 @@ constexpr std::string_view kPragmaJournalModeWal = "PRAGMA journal_mode = WAL";
 constexpr std::string_view kPragmaSynchronousFull = "PRAGMA synchronous = FULL";
 constexpr std::string_view kPragmaSynchronousNormal = "PRAGMA synchronous = NORMAL";
 constexpr std::string_view kPragmaForeignKeysOn = "PRAGMA foreign_keys = ON";
+// Page caches (negative: KiB), grown only as pages are used. The writer's holds the random-key
+// B-tree pages (objects, object_refs, segments_by_object) that every registration touches; each
+// reader's holds the upper levels of the segment and object trees that every query seeks.
+constexpr std::string_view kPragmaWriterCacheSize = "PRAGMA cache_size = -16384";
+constexpr std::string_view kPragmaReaderCacheSize = "PRAGMA cache_size = -8192";
+// The savepoint journals of group-committed writes (the pages each write changed, as they were)
+// in memory rather than in a temporary file.
+constexpr std::string_view kPragmaTempStoreMemory = "PRAGMA temp_store = MEMORY";
 
 // ---- Sources ----
 
@@ -146,12 +158,12 @@ constexpr std::string_view kListObjectSegmentsReverse =
     "ORDER BY s.start_ns DESC LIMIT ?4";
 
 // Inserts the segment only when its object row exists; a duplicate (flow_id, start_ns) is not
-// inserted either. RETURNING tells the caller whether the row went in. Parameters: flow, start,
-// end, object, doc.
+// inserted either. sqlite3_changes() tells the caller whether the row went in (not RETURNING,
+// which costs an ephemeral table per row). Parameters: flow, start, end, object, doc.
 constexpr std::string_view kInsertSegment =
     "INSERT INTO segments (flow_id, start_ns, end_ns, object_id, doc) "
     "SELECT ?1, ?2, ?3, ?4, ?5 WHERE EXISTS (SELECT 1 FROM objects WHERE id = ?4) "
-    "ON CONFLICT (flow_id, start_ns) DO NOTHING RETURNING 1";
+    "ON CONFLICT (flow_id, start_ns) DO NOTHING";
 constexpr std::string_view kSelectObjectExists = "SELECT 1 FROM objects WHERE id = ?1";
 // Parameters: object, flow.
 constexpr std::string_view kReferenceObject =
@@ -910,8 +922,8 @@ class Transaction final : public WriteTransaction {
           .bind(3, segment.end_ns)
           .bind(4, segment.object_id)
           .bind(5, boost::json::serialize(segment.doc));
-      // (A statement that returned DONE must not be stepped again: SQLite would rerun it.)
-      if (!insert.step()) {
+      insert.run();
+      if (sqlite3_changes(db_.handle()) == 0) {
         Statement exists = db_.prepare("kSelectObjectExists", kSelectObjectExists);
         exists.bind(1, segment.object_id);
         if (!exists.step()) {
@@ -921,7 +933,6 @@ class Transaction final : public WriteTransaction {
                                " already has a segment starting at " +
                                std::to_string(segment.start_ns));
       }
-      insert.run();
     }
     db_.prepare("kReferenceObject", kReferenceObject)
         .bind(1, segment.object_id)
@@ -1173,6 +1184,8 @@ SqliteStore::SqliteStore(std::string path, const SqliteOptions& options)
   writer_->exec("kPragmaSynchronous",
                 options_.synchronous_full ? kPragmaSynchronousFull : kPragmaSynchronousNormal);
   writer_->exec("kPragmaForeignKeysOn", kPragmaForeignKeysOn);
+  writer_->exec("kPragmaWriterCacheSize", kPragmaWriterCacheSize);
+  writer_->exec("kPragmaTempStoreMemory", kPragmaTempStoreMemory);
   migrate(*writer_);
 }
 
@@ -1192,6 +1205,7 @@ std::unique_ptr<Connection> SqliteStore::acquire_reader() {
   try {
     auto reader = std::make_unique<Connection>(path_, Connection::Mode::kReadOnly);
     sqlite3_busy_timeout(reader->handle(), options_.busy_timeout_ms);
+    reader->exec("kPragmaReaderCacheSize", kPragmaReaderCacheSize);
     return reader;
   } catch (...) {
     readers_in_use_.fetch_sub(1, std::memory_order_relaxed);
@@ -1262,6 +1276,25 @@ void SqliteStore::write(const std::function<void(WriteTransaction&)>& fn) {
   if (writing_thread_.load() == std::this_thread::get_id()) {
     throw std::logic_error("SqliteStore::write() called from inside write() on the same thread");
   }
+  PendingWrite pending{&fn, nullptr, false};
+  write_batches_.submit(&pending,
+                        [this](std::span<PendingWrite* const> batch) { write_batch(batch); });
+  if (pending.error) std::rethrow_exception(pending.error);
+  if (pending.events_added && event_listener_) event_listener_();
+}
+
+bool SqliteStore::run_write(const std::function<void(WriteTransaction&)>& fn) {
+  Transaction transaction(*writer_);
+  fn(transaction);
+  if (transaction.segments_delta() != 0) {
+    writer_->prepare("kAddStoredSegments", kAddStoredSegments)
+        .bind(1, transaction.segments_delta())
+        .run();
+  }
+  return transaction.events_added() > 0;
+}
+
+void SqliteStore::write_batch(std::span<PendingWrite* const> batch) noexcept {
   std::lock_guard lock(write_mutex_);
   WritingThreadMark mark(writing_thread_);
   struct Busy {
@@ -1269,27 +1302,43 @@ void SqliteStore::write(const std::function<void(WriteTransaction&)>& fn) {
     explicit Busy(std::atomic<int64_t>& f) : flag(f) { flag.store(1, std::memory_order_relaxed); }
     ~Busy() { flag.store(0, std::memory_order_relaxed); }
   } busy(writer_busy_);
+  auto fail_all = [&](std::exception_ptr error) {
+    for (PendingWrite* w : batch) {
+      if (!w->error) w->error = error;
+      w->events_added = false;
+    }
+  };
   // Heals a connection left inside a transaction by an earlier failed rollback.
   if (!writer_->rollback()) {
-    throw std::runtime_error("SQLite writer connection cannot end an earlier transaction");
+    fail_all(std::make_exception_ptr(
+        std::runtime_error("SQLite writer connection cannot end an earlier transaction")));
+    return;
   }
-  bool events_added = false;
   try {
     writer_->prepare("kBeginWrite", kBeginWrite).run();
-    Transaction transaction(*writer_);
-    fn(transaction);
-    if (transaction.segments_delta() != 0) {
-      writer_->prepare("kAddStoredSegments", kAddStoredSegments)
-          .bind(1, transaction.segments_delta())
-          .run();
+    if (batch.size() == 1) {
+      // Alone: the write's failure is the transaction's.
+      batch[0]->events_added = run_write(*batch[0]->fn);
+    } else {
+      // Together: each write in a savepoint, so a failing one leaves the others as they were.
+      for (PendingWrite* w : batch) {
+        writer_->prepare("kSavepointWrite", kSavepointWrite).run();
+        try {
+          w->events_added = run_write(*w->fn);
+        } catch (...) {
+          w->error = std::current_exception();
+          // Some errors (I/O, disk full) end the whole transaction; then every write fails.
+          if (sqlite3_get_autocommit(writer_->handle()) != 0) throw;
+          writer_->prepare("kRollbackToWrite", kRollbackToWrite).run();
+        }
+        writer_->prepare("kReleaseWrite", kReleaseWrite).run();
+      }
     }
     writer_->prepare("kCommit", kCommit).run();
-    events_added = transaction.events_added() > 0;
   } catch (...) {
     writer_->rollback();
-    throw;
+    fail_all(std::current_exception());
   }
-  if (events_added && event_listener_) event_listener_();
 }
 
 void SqliteStore::set_event_listener(std::function<void()> listener) {

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <atomic>
+#include <exception>
 #include <functional>
 #include <memory>
 #include <mutex>
@@ -12,6 +13,7 @@
 #include <vector>
 
 #include "tams/store/metadata_store.h"
+#include "tams/store/sqlite/write_batches.h"
 
 namespace tams::store::sqlite {
 
@@ -37,8 +39,10 @@ struct SqliteOptions {
 
 // MetadataStore over one SQLite database file.
 //
-// Writes go through a single writer connection, one write() at a time (BEGIN IMMEDIATE ...
-// COMMIT). Reads use a pool of read-only connections, each read() inside one read transaction,
+// Writes go through a single writer connection (BEGIN IMMEDIATE ... COMMIT), group-committed:
+// write() calls that arrive while another is being written are run together, one after the
+// other in arrival order, in one transaction, each in its own savepoint (a write that throws is
+// rolled back alone; one that SQLite cannot commit fails them all). Reads use a pool of read-only connections, each read() inside one read transaction,
 // so it sees one consistent snapshot and never waits for the writer (WAL). The pool grows to
 // the number of concurrent readers; idle connections are kept for reuse.
 //
@@ -60,7 +64,9 @@ class SqliteStore final : public MetadataStore {
 
   // See MetadataStore. Both throw std::runtime_error when SQLite fails; read() and write() also
   // propagate exceptions thrown by `fn`. A write() from inside a write() on the same thread would
-  // deadlock and throws std::logic_error instead.
+  // deadlock and throws std::logic_error instead. A write()'s `fn` may run on another thread that
+  // is inside write() (group commit) while the caller waits; it must not rely on thread-local
+  // state.
   void read(const std::function<void(Reader&)>& fn) override;
   void write(const std::function<void(WriteTransaction&)>& fn) override;
   // See MetadataStore. The listener runs while the write lock is still held, so it must be
@@ -78,6 +84,17 @@ class SqliteStore final : public MetadataStore {
  private:
   SqliteStore(std::string path, const SqliteOptions& options);
 
+  // One write() waiting for its batch: the work, and its outcome once the batch has run.
+  struct PendingWrite {
+    const std::function<void(WriteTransaction&)>* fn;
+    std::exception_ptr error;
+    bool events_added = false;
+  };
+  // Writes a batch in one transaction, each write in its own savepoint (one alone: without).
+  void write_batch(std::span<PendingWrite* const> batch) noexcept;
+  // Runs one write's fn inside the open transaction; returns whether it added events.
+  bool run_write(const std::function<void(WriteTransaction&)>& fn);
+
   std::unique_ptr<Connection> acquire_reader();
   void release_reader(std::unique_ptr<Connection> reader);
 
@@ -87,6 +104,7 @@ class SqliteStore final : public MetadataStore {
   const std::string path_;
   const SqliteOptions options_;
 
+  WriteBatches<PendingWrite> write_batches_;
   std::mutex write_mutex_;
   std::unique_ptr<Connection> writer_;           // guarded by write_mutex_
   std::atomic<std::thread::id> writing_thread_;  // the thread inside write(), to refuse re-entry

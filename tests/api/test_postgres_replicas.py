@@ -18,7 +18,7 @@ import requests
 
 from tams_helpers import (
     BASIC_AUTH, FLOW_LIST, REPO_ROOT, check, make_flow, pg_database_for, pg_url, psql,
-    pg_test_base,
+    pg_test_base, wait_for,
 )
 
 REPLICA_BASE = os.environ.get("TAMS_TEST_PG_REPLICA_URL")
@@ -33,17 +33,6 @@ def cluster(*args):
     env = dict(os.environ, TAMS_PG_DIR=os.environ.get("TAMS_TEST_PG_DIR", ""))
     subprocess.run([str(CLUSTER), *args], check=True, env=env, timeout=120,
                    stdout=subprocess.DEVNULL)
-
-
-def wait_for(predicate, timeout=20.0, what="condition"):
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"{what} not reached within {timeout}s")
-        time.sleep(0.1)
 
 
 @pytest.fixture

@@ -41,20 +41,18 @@ TEST(ChangeNotice, ManyChangesCoalesceIntoEverythingBelowThePayloadLimit) {
     id.replace(0, 4, std::to_string(1000 + i));
     set.add({Kind::kSegments, id});
   }
-  set.add({Kind::kSource, kSource}); // nothing is added to "everything"
+  set.add({Kind::kSource, kSource});  // nothing is added to "everything"
   const std::string payload = encode_notice("inst-1", set);
   EXPECT_EQ(payload, "inst-1 *");
-  EXPECT_EQ(decode_notice(payload).changes,
-            (std::vector<Change>{{Kind::kEverything, ""}}));
+  EXPECT_EQ(decode_notice(payload).changes, (std::vector<Change>{{Kind::kEverything, ""}}));
 
-  ChangeSet near_limit; // as many as fit stay listed
+  ChangeSet near_limit;  // as many as fit stay listed
   int listed = 0;
   while (true) {
     std::string id = kFlow;
     id.replace(0, 4, std::to_string(1000 + listed));
     near_limit.add({Kind::kSegments, id});
-    if (near_limit.changes().front().kind == Kind::kEverything)
-      break;
+    if (near_limit.changes().front().kind == Kind::kEverything) break;
     ++listed;
   }
   EXPECT_GT(listed, 150);
@@ -82,10 +80,9 @@ TEST(ChangeNotice, UnreadablePayloadsMeanEverythingFromNobody) {
   for (const std::string &payload : unreadable) {
     const Notice notice = decode_notice(payload);
     EXPECT_EQ(notice.origin, "") << payload;
-    EXPECT_EQ(notice.changes, (std::vector<Change>{{Kind::kEverything, ""}}))
-        << payload;
+    EXPECT_EQ(notice.changes, (std::vector<Change>{{Kind::kEverything, ""}})) << payload;
   }
 }
 
-} // namespace
-} // namespace tams::store::postgres
+}  // namespace
+}  // namespace tams::store::postgres

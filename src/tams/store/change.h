@@ -11,9 +11,9 @@ namespace tams::store {
 
 struct Change {
   enum class Kind : char {
-    kSegments = 's', // the segments of flow `id` (and so its segments_updated)
-    kSource = 'o',   // the document of source `id`
-    kFlowDeleted = 'x', // flow `id` was removed (its segments with it)
+    kSegments = 's',     // the segments of flow `id` (and so its segments_updated)
+    kSource = 'o',       // the document of source `id`
+    kFlowDeleted = 'x',  // flow `id` was removed (its segments with it)
     // Flow documents were written: with collections and sources, one flow's
     // write can change the computed properties of any other flow or source
     // document. `id` is empty.
@@ -33,4 +33,4 @@ struct Change {
 // thread-safe and quick.
 using ChangeListener = std::function<void(const Change &)>;
 
-} // namespace tams::store
+}  // namespace tams::store

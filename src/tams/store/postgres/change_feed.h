@@ -22,12 +22,11 @@ namespace tams::store::postgres {
 // without closing it is noticed too. Not copyable; the destructor stops the
 // thread (waiting for a listener call that is running).
 class ChangeFeed {
-public:
+ public:
   static constexpr auto kRetryDelay = std::chrono::milliseconds(500);
   static constexpr auto kPingInterval = std::chrono::seconds(2);
 
-  ChangeFeed(std::string url, std::string label, std::string origin,
-             ChangeListener listener);
+  ChangeFeed(std::string url, std::string label, std::string origin, ChangeListener listener);
   ChangeFeed(const ChangeFeed &) = delete;
   ChangeFeed &operator=(const ChangeFeed &) = delete;
   ~ChangeFeed();
@@ -35,7 +34,7 @@ public:
   // True while LISTEN is in effect (for tests and diagnostics).
   bool listening() const { return listening_.load(); }
 
-private:
+ private:
   void run();
   // Listens until stopped or the connection fails (throws).
   void listen_once(bool after_gap);
@@ -49,8 +48,8 @@ private:
   std::atomic<bool> listening_{false};
   std::mutex mutex_;
   std::condition_variable wake_;
-  bool stopping_ = false; // guarded by mutex_
+  bool stopping_ = false;  // guarded by mutex_
   std::thread thread_;
 };
 
-} // namespace tams::store::postgres
+}  // namespace tams::store::postgres

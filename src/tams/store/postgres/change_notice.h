@@ -25,15 +25,15 @@ inline constexpr size_t kMaxChangeBytes = 7800;
 // kEverything (a bulk write tells the others to drop everything rather than
 // list thousands of ids). Not thread-safe.
 class ChangeSet {
-public:
+ public:
   void add(Change change);
   bool empty() const { return changes_.empty(); }
   const std::vector<Change> &changes() const { return changes_; }
 
-private:
+ private:
   std::vector<Change> changes_;
-  std::unordered_set<std::string> seen_; // kind + id of each change in changes_
-  size_t bytes_ = 0;                     // encoded size of changes_
+  std::unordered_set<std::string> seen_;  // kind + id of each change in changes_
+  size_t bytes_ = 0;                      // encoded size of changes_
 };
 
 // A notification's payload: "<origin> <kind><id> <kind><id> ...", origin being
@@ -49,4 +49,4 @@ struct Notice {
 // origin: dropping everything is always safe.
 Notice decode_notice(std::string_view payload);
 
-} // namespace tams::store::postgres
+}  // namespace tams::store::postgres

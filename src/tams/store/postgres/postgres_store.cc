@@ -8,12 +8,15 @@
 #include <chrono>
 #include <map>
 #include <optional>
+#include <random>
 #include <stdexcept>
 #include <utility>
 #include <variant>
 
 #include "tams/store/document_fields.h"
 #include "tams/store/listing_filters.h"
+#include "tams/store/postgres/change_feed.h"
+#include "tams/store/postgres/change_notice.h"
 #include "tams/store/postgres/connection.h"
 #include "tams/store/postgres/endpoint.h"
 #include "tams/store/postgres/health_check.h"
@@ -38,6 +41,8 @@ constexpr std::string_view kBeginWrite = "BEGIN ISOLATION LEVEL READ COMMITTED R
 constexpr int64_t kWriteLockKey = 0x74616d73;
 constexpr std::string_view kWriteLock = "SELECT pg_advisory_xact_lock($1::bigint)";
 constexpr std::string_view kCommit = "COMMIT";
+// Delivered to every listening instance when (and only if) the transaction commits.
+constexpr std::string_view kNotifyChanges = "SELECT pg_notify($1, $2)";
 
 // ---- Sources ----
 
@@ -664,6 +669,8 @@ class Transaction final : public WriteTransaction {
 
   // Events added in this transaction (for the store's event listener).
   int64_t events_added() const { return events_added_; }
+  // What this transaction changed that other instances may hold in memory.
+  const ChangeSet& changes() const { return changes_; }
 
   void put_source(const Document& source) override {
     const std::string_view id = required_string(source, "id", "put_source");
@@ -672,11 +679,13 @@ class Transaction final : public WriteTransaction {
               Params(id, format, optional_string(source, "label"), boost::json::serialize(source)));
     db_.query("kDeleteSourceTags", kDeleteSourceTags, Params(id));
     insert_tags("kInsertSourceTag", kInsertSourceTag, id, source);
+    changes_.add({Change::Kind::kSource, std::string(id)});
   }
 
   void delete_source(const std::string& id) override {
     db_.query("kDeleteSourceTags", kDeleteSourceTags, Params(id));
     db_.query("kDeleteSource", kDeleteSource, Params(id));
+    changes_.add({Change::Kind::kSource, id});
   }
 
   void put_flow(const Document& flow) override {
@@ -684,6 +693,8 @@ class Transaction final : public WriteTransaction {
     const std::string_view source_id = required_string(flow, "source_id", "put_flow");
     const std::string_view format = required_string(flow, "format", "put_flow");
     const boost::json::object* essence = video_essence(flow, format);
+    // Collections and sources make one flow's document part of others' computed properties.
+    changes_.add({Change::Kind::kDocuments, ""});
     db_.query("kUpsertFlow", kUpsertFlow,
               Params(id, source_id, format, optional_string(flow, "codec"),
                      optional_string(flow, "label"), optional_integer(essence, "frame_width"),
@@ -708,6 +719,7 @@ class Transaction final : public WriteTransaction {
     db_.query("kDeleteFlowTags", kDeleteFlowTags, Params(id));
     db_.query("kDeleteFlowCollection", kDeleteFlowCollection, Params(id));
     db_.query("kDeleteFlow", kDeleteFlow, Params(id));
+    changes_.add({Change::Kind::kFlowDeleted, id});
   }
 
   void put_setting(const std::string& key, const std::string& value) override {
@@ -716,6 +728,7 @@ class Transaction final : public WriteTransaction {
 
   void set_segments_updated(const std::string& flow_id, const std::string& when) override {
     db_.query("kUpdateSegmentsUpdated", kUpdateSegmentsUpdated, Params(flow_id, when));
+    changes_.add({Change::Kind::kSegments, flow_id});
   }
 
   void insert_segment(const SegmentRecord& segment) override {
@@ -739,6 +752,7 @@ class Transaction final : public WriteTransaction {
                              std::to_string(segment.start_ns));
     }
     db_.note_rows_changed(inserted.int64(0, 0));
+    changes_.add({Change::Kind::kSegments, segment.flow_id});
   }
 
   std::vector<SegmentRecord> delete_segments(const std::string& flow_id,
@@ -758,6 +772,7 @@ class Transaction final : public WriteTransaction {
       if (r.int64(row, 1) > range.end()) break;
       deleted.push_back(read_segment(r, row, flow_id));
     }
+    if (!deleted.empty()) changes_.add({Change::Kind::kSegments, flow_id});
     std::map<std::string, int64_t> released;  // object id -> references released
     for (const SegmentRecord& segment : deleted) {
       db_.query("kDeleteSegment", kDeleteSegment, Params(flow_id, segment.start_ns));
@@ -840,6 +855,7 @@ class Transaction final : public WriteTransaction {
 
   Connection& db_;
   int64_t events_added_ = 0;
+  ChangeSet changes_;
 };
 
 int64_t steady_ms() {
@@ -868,6 +884,15 @@ void begin_transaction(Endpoint& endpoint, std::optional<Lease>& lease, std::str
   }
 }
 
+// This store's name in its change notices: random, so that no other process (on any host) has
+// the same.
+std::string new_origin() {
+  std::random_device random;
+  std::string origin;
+  for (int i = 0; i < 4; ++i) origin += fmt::format("{:08x}", random());
+  return origin;
+}
+
 // The thread inside write(), to refuse re-entry (which would wait for its own advisory lock).
 thread_local bool t_writing = false;
 
@@ -891,7 +916,9 @@ std::unique_ptr<PostgresStore> PostgresStore::open(const PostgresOptions& option
 }
 
 PostgresStore::PostgresStore(const PostgresOptions& options)
-    : options_(options), primary_(std::make_unique<Endpoint>(options.primary)) {
+    : options_(options),
+      origin_(new_origin()),
+      primary_(std::make_unique<Endpoint>(options.primary)) {
   std::vector<Endpoint*> replicas;
   for (const std::string& url : options.replicas) {
     replicas_.push_back(std::make_unique<Endpoint>(url));
@@ -900,7 +927,10 @@ PostgresStore::PostgresStore(const PostgresOptions& options)
   health_ = std::make_unique<HealthCheck>(*primary_, std::move(replicas), options.health_interval);
 }
 
-PostgresStore::~PostgresStore() { health_->stop(); }
+PostgresStore::~PostgresStore() {
+  feed_.reset();
+  health_->stop();
+}
 
 bool PostgresStore::pinned_to_primary() {
   const std::string& key = ReadAffinity::current();
@@ -976,6 +1006,10 @@ void PostgresStore::write(const std::function<void(WriteTransaction&)>& fn) {
     const int64_t changed_before = (*db)->rows_changed();
     Transaction transaction(**db);
     fn(transaction);
+    if (!transaction.changes().empty()) {
+      (*db)->query("kNotifyChanges", kNotifyChanges,
+                   Params(kChangeChannel, encode_notice(origin_, transaction.changes())));
+    }
     (*db)->query("kCommit", kCommit);
     events_added = transaction.events_added() > 0;
     changed = (*db)->rows_changed() > changed_before;
@@ -991,6 +1025,16 @@ void PostgresStore::write(const std::function<void(WriteTransaction&)>& fn) {
 void PostgresStore::set_event_listener(std::function<void()> listener) {
   event_listener_ = std::move(listener);
 }
+
+void PostgresStore::set_change_listener(ChangeListener listener) {
+  feed_.reset();  // the old one's thread ends before the new one starts
+  if (listener) {
+    feed_ = std::make_unique<ChangeFeed>(options_.primary, primary_->label(), origin_,
+                                         std::move(listener));
+  }
+}
+
+bool PostgresStore::listening_for_changes() const { return feed_ && feed_->listening(); }
 
 std::vector<EndpointStatus> PostgresStore::endpoints() const {
   std::vector<EndpointStatus> out;

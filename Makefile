@@ -1,13 +1,15 @@
 # make run   : install missing build packages, build Release, start `tams serve` (embedded default)
-# make test  : install what the tests need, build, run unit + black-box tests, the black-box tests
-#              again on PostgreSQL (test-pg), then unit + black-box under AddressSanitizer +
-#              UndefinedBehaviorSanitizer. Non-zero exit on any failure.
+# make test  : install what the tests need, build, run unit + black-box tests, the storage tests
+#              against a real S3 server (Ceph RGW, started and stopped here), the black-box tests
+#              again on PostgreSQL (test-pg), the benchmark smoke run, then unit + black-box under
+#              AddressSanitizer + UndefinedBehaviorSanitizer. Non-zero exit on any failure.
 SHELL := /bin/bash
 JOBS ?= $(shell nproc)
 PYTEST := /usr/bin/python3 -m pytest
 ARGS ?=
 
-.PHONY: all deps deps-test build build-asan run test unit api test-pg test-asan bench-segments clean
+.PHONY: all deps deps-test deps-bench build build-asan run test unit api api-s3 test-pg test-asan \
+        bench bench-smoke bench-segments bench-presign clean
 
 all: build
 
@@ -16,6 +18,9 @@ deps:
 
 deps-test:
 	@scripts/deps.sh test
+
+deps-bench:
+	@scripts/deps.sh bench
 
 build: deps
 	@cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=Release -DTAMS_BUILD_TESTS=$(if $(NO_TESTS),OFF,ON) >/dev/null
@@ -36,7 +41,8 @@ api: deps-test build
 	TAMS_BINARY=$(CURDIR)/build/tams $(PYTEST) -q tests/api
 
 # The PostgreSQL store: a throwaway primary + streaming replica (tests/pg/pg_cluster.sh), its unit
-# tests, then the whole black-box suite with every server on PostgreSQL (a database per server).
+# tests, then the whole black-box suite with every server on PostgreSQL (a database per server),
+# then tests/cluster (several instances on one PostgreSQL database behind haproxy).
 # Release build only, to keep the run short.
 test-pg: deps-test build
 	@set -e; trap 'tests/pg/pg_cluster.sh stop' EXIT; \
@@ -45,7 +51,17 @@ test-pg: deps-test build
 	  TAMS_TEST_PG_URL=$$TAMS_TEST_PG_URL TAMS_TEST_PG_REPLICA_URL=$$TAMS_TEST_PG_REPLICA_URL \
 	    build/unit_tests --gtest_filter='Postgres*'; \
 	  TAMS_TEST_DB=$$TAMS_TEST_PG_URL TAMS_TEST_PG_REPLICA_URL=$$TAMS_TEST_PG_REPLICA_URL \
-	    TAMS_TEST_PG_DIR=$$TAMS_TEST_PG_DIR TAMS_BINARY=$(CURDIR)/build/tams $(PYTEST) -q tests/api
+	    TAMS_TEST_PG_DIR=$$TAMS_TEST_PG_DIR TAMS_BINARY=$(CURDIR)/build/tams $(PYTEST) -q tests/api; \
+	  TAMS_TEST_DB=$$TAMS_TEST_PG_URL TAMS_BINARY=$(CURDIR)/build/tams $(PYTEST) -q tests/cluster
+
+# The storage tests against a throw-away Ceph RADOS Gateway on 127.0.0.1 (tests/s3/rgw.sh installs
+# ceph-mon, ceph-osd and radosgw when missing); the gateway is stopped whatever the outcome.
+RGW_PORT ?= 7480
+api-s3: deps-test build
+	@tests/s3/rgw.sh start
+	@status=0; TAMS_BINARY=$(CURDIR)/build/tams TAMS_TEST_S3_ENDPOINT=http://127.0.0.1:$(RGW_PORT) \
+	  TAMS_TEST_S3_ACCESS_KEY=tamsaccesskey TAMS_TEST_S3_SECRET_KEY=tamssecretkey \
+	  $(PYTEST) -q tests/api/test_s3_storage.py || status=$$?; tests/s3/rgw.sh stop; exit $$status
 
 test-asan: build-asan
 	cd build-asan && ctest --output-on-failure -j $(JOBS)
@@ -55,11 +71,26 @@ test-asan: build-asan
 test: deps-test
 	@$(MAKE) --no-print-directory unit
 	@$(MAKE) --no-print-directory api
+	@$(MAKE) --no-print-directory api-s3
 	@$(MAKE) --no-print-directory test-pg
+	@$(MAKE) --no-print-directory bench-smoke
 	@$(MAKE) --no-print-directory test-asan
+
+# make bench       : the standard benchmark (10,000 flows, 10 million segments, cached in bench/.data;
+#                    report in bench/results/); BENCH_ARGS adds bench/run.py options
+# make bench-smoke : the same scenarios on a tiny data set, 1 s each; fails on errors, never on speed
+bench: deps-bench build
+	/usr/bin/python3 bench/run.py --binary $(CURDIR)/build/tams $(BENCH_ARGS)
+
+bench-smoke: deps-bench build
+	/usr/bin/python3 bench/run.py --smoke --binary $(CURDIR)/build/tams $(BENCH_ARGS)
 
 bench-segments: build
 	/usr/bin/python3 bench/segment_query_scaling.py --binary $(CURDIR)/build/tams
+
+bench-presign: build
+	@cmake --build build --target bench_presign
+	./build/bench_presign
 
 clean:
 	rm -rf build build-asan

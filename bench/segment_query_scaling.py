@@ -12,50 +12,21 @@ Usage: bench/segment_query_scaling.py [--binary build/tams] [--big 1000000] [--s
 """
 import argparse
 import datetime
-import http.client
 import json
 import os
 import platform
 import random
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
 import uuid
-from base64 import b64encode
+
+from tams_server import SEGMENT_NS, Client, Server, ts
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-SEGMENT_NS = 2_000_000_000  # 2 s segments
-AUTH = "Basic " + b64encode(b"bench:bench-pass").decode()
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-class Client:
-    def __init__(self, port):
-        self.conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
-
-    def request(self, method, path, body=None):
-        headers = {"Authorization": AUTH}
-        data = None
-        if body is not None:
-            data = json.dumps(body).encode()
-            headers["Content-Type"] = "application/json"
-        self.conn.request(method, path, body=data, headers=headers)
-        resp = self.conn.getresponse()
-        payload = resp.read()
-        return resp.status, payload
-
-
-def ts(ns):
-    return f"{ns // 1_000_000_000}:{ns % 1_000_000_000}"
 
 
 def fill(client, flow_id, count):
@@ -71,7 +42,7 @@ def fill(client, flow_id, count):
                 "timerange": f"[{ts(s)}_{ts(s + SEGMENT_NS)})",
                 "get_urls": [{"url": f"http://media.example/{flow_id}/{i}.ts", "label": "ext"}],
             })
-        status, payload = client.request("POST", f"/flows/{flow_id}/segments", segs)
+        status, _, payload = client.request("POST", f"/flows/{flow_id}/segments", segs)
         if status != 201:
             sys.exit(f"segment POST failed: {status} {payload[:300]!r}")
     return count / (time.perf_counter() - start)
@@ -93,18 +64,9 @@ def main():
     args = ap.parse_args()
 
     data_dir = tempfile.mkdtemp(prefix="tams-bench-")
-    port = free_port()
-    env = dict(os.environ, TAMS_AUTH_BASIC="bench:bench-pass", TAMS_LOG_LEVEL="warn")
-    server = subprocess.Popen([args.binary, "serve", "--listen", f"127.0.0.1:{port}",
-                               "--data-dir", data_dir], env=env)
+    server = Server(args.binary, data_dir)
     try:
-        for _ in range(100):
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-                break
-            except OSError:
-                time.sleep(0.1)
-        client = Client(port)
+        client = Client(server.port)
         flows = {}
         ingest = {}
         for name, count in (("small", args.small), ("big", args.big)):
@@ -112,7 +74,7 @@ def main():
             body = {"id": flow_id, "source_id": str(uuid.uuid4()),
                     "format": "urn:x-nmos:format:data", "codec": "text/plain",
                     "container": "video/mp2t", "essence_parameters": {}}
-            status, payload = client.request("PUT", f"/flows/{flow_id}", body)
+            status, _, payload = client.request("PUT", f"/flows/{flow_id}", body)
             assert status == 201, payload
             ingest[name] = fill(client, flow_id, count)
             flows[name] = (flow_id, count)
@@ -132,13 +94,12 @@ def main():
                 path = (f"/flows/{flow_id}/segments?timerange="
                         f"[{ts(first * SEGMENT_NS)}_{ts((first + 10) * SEGMENT_NS)})")
                 t0 = time.perf_counter()
-                status, payload = client.request("GET", path)
+                status, _, payload = client.request("GET", path)
                 latencies[name].append((time.perf_counter() - t0) * 1e6)
                 if status != 200 or len(json.loads(payload)) != 10:
                     sys.exit(f"unexpected answer {status} for {path}")
     finally:
-        server.terminate()
-        server.wait(timeout=30)
+        server.stop()
         shutil.rmtree(data_dir, ignore_errors=True)
 
     commit = subprocess.run(["git", "-C", ROOT, "rev-parse", "--short", "HEAD"],

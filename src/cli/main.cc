@@ -17,6 +17,8 @@
 #include "tams/api/routes.h"
 #include "tams/config/config.h"
 #include "tams/core/flows.h"
+#include "tams/core/health.h"
+#include "tams/core/metadata_cache.h"
 #include "tams/core/service.h"
 #include "tams/core/sources.h"
 #include "tams/http/app.h"
@@ -26,9 +28,12 @@
 #include "tams/jobs/webhook_delivery.h"
 #include "tams/media/backends.h"
 #include "tams/media/local_media_store.h"
+#include "tams/media/s3/s3_media_store.h"
+#include "tams/obs/metrics.h"
+#include "tams/obs/process.h"
+#include "tams/store/migrate/sqlite_to_postgres.h"
 #include "tams/store/postgres/connection.h"
 #include "tams/store/postgres/postgres_store.h"
-#include "tams/store/migrate/sqlite_to_postgres.h"
 #include "tams/store/sqlite/sqlite_store.h"
 
 #ifndef TAMS_VERSION
@@ -136,20 +141,62 @@ int serve(const tams::config::FlagOverrides& flags) {
   media_options.max_object_bytes = static_cast<uint64_t>(cfg.media_max_object_bytes);
   auto media_store = tams::media::LocalMediaStore::open(cfg.data_dir, media_options);
   tams::media::Backends backends;
-  backends.add(*media_store);
+  if (cfg.local_storage != "disabled") {
+    media_store->set_default_storage(cfg.local_storage == "default");
+    backends.add(*media_store);
+  }
+  std::vector<std::unique_ptr<tams::media::s3::S3MediaStore>> s3_stores;
+  for (const auto& b : cfg.s3_backends) {
+    tams::media::s3::S3Options o;
+    o.backend.id = b.id;
+    o.backend.label = b.label;
+    o.backend.provider = b.provider;
+    o.backend.store_product = b.store_product;
+    o.backend.region = b.region;
+    o.backend.availability_zone = b.availability_zone;
+    o.backend.default_storage = b.default_storage;
+    o.endpoints = b.endpoints;
+    o.bucket = b.bucket;
+    o.path_style = b.path_style;
+    o.credentials = {b.access_key_id, b.secret_access_key};
+    o.url_expiry_seconds = cfg.media_url_expiry_seconds;
+    o.timeout = std::chrono::milliseconds(b.timeout_ms);
+    o.health_interval = std::chrono::milliseconds(b.health_check_ms);
+    s3_stores.push_back(tams::media::s3::S3MediaStore::open(std::move(o)));
+    backends.add(*s3_stores.back());
+    spdlog::info("storage backend {} ({}): bucket {} at {} endpoint(s){}", b.label, b.id, b.bucket,
+                 b.endpoints.size(), b.default_storage ? ", default" : "");
+  }
+
+  // Caches (docs/architecture.md#caches). A cached segment page's signed URLs are at most half
+  // their lifetime old when served.
+  tams::core::MetadataCacheOptions cache_options;
+  cache_options.flows = static_cast<size_t>(cfg.cache_flows);
+  cache_options.sources = static_cast<size_t>(cfg.cache_sources);
+  cache_options.segments = static_cast<size_t>(cfg.cache_segments);
+  cache_options.segment_page_max_age = std::min(
+      std::chrono::milliseconds(cfg.cache_segment_page_max_age_ms),
+      std::chrono::milliseconds(cfg.media_url_expiry_seconds * 1000 / 2));
+  tams::core::MetadataCache cache(cache_options);
 
   tams::core::Service service(*store, TAMS_VERSION, /*webhooks=*/true);
-  tams::core::Sources sources(*store);
-  tams::core::Flows flows(*store);
-  tams::core::Segments segments(*store, backends, {cfg.check_uploads});
+  tams::core::Sources sources(*store, &cache);
+  tams::core::Flows flows(*store, &cache);
+  tams::core::Segments segments(*store, backends, {cfg.check_uploads}, &cache);
   tams::core::Storage storage(*store, backends,
                               {cfg.storage_limit_default, cfg.storage_limit_max,
                                cfg.allocation_expiry_seconds});
   tams::core::Objects objects(*store);
+  // One lease owner for all background work of this process (docs/architecture.md).
+  const tams::core::JobLease lease{tams::core::new_lease_owner(),
+                                   std::chrono::seconds(cfg.job_lease_seconds)};
+  spdlog::info("background work is claimed as {} for {} s at a time", lease.owner,
+               cfg.job_lease_seconds);
   tams::core::Deletions deletions(*store, flows,
                                   {std::chrono::milliseconds(cfg.delete_budget_ms), 1000,
-                                   cfg.deletion_request_expiry_seconds});
-  tams::core::GarbageCollector garbage(*store, backends);
+                                   cfg.deletion_request_expiry_seconds, lease},
+                                  &cache);
+  tams::core::GarbageCollector garbage(*store, backends, lease);
   tams::jobs::Background background(deletions, garbage,
                                     {std::chrono::milliseconds(500),
                                      std::chrono::seconds(cfg.gc_interval_seconds)});
@@ -167,24 +214,54 @@ int serve(const tams::config::FlagOverrides& flags) {
   delivery_options.timeout = std::chrono::milliseconds(cfg.webhook_timeout_ms);
   delivery_options.max_attempts = cfg.webhook_max_attempts;
   delivery_options.retry_base = std::chrono::milliseconds(cfg.webhook_retry_base_ms);
+  delivery_options.lease = lease;
   tams::jobs::WebhookDelivery webhook_delivery(
       *store, backends, tams::jobs::curl_sender(url_policy, delivery_options.timeout),
       delivery_options);
   store->set_event_listener([&webhook_delivery] { webhook_delivery.nudge(); });
   deps.webhooks = &webhooks;
-  deps.metrics = [&webhook_delivery] {
-    const auto c = webhook_delivery.counters();
-    return fmt::format(
-        "# HELP tams_webhook_deliveries_total Webhook delivery outcomes.\n"
-        "# TYPE tams_webhook_deliveries_total counter\n"
-        "tams_webhook_deliveries_total{{outcome=\"delivered\"}} {}\n"
-        "tams_webhook_deliveries_total{{outcome=\"failed_attempt\"}} {}\n"
-        "tams_webhook_deliveries_total{{outcome=\"given_up\"}} {}\n"
-        "tams_webhook_deliveries_total{{outcome=\"filtered\"}} {}\n",
-        c.delivered, c.failed_attempts, c.given_up, c.filtered);
-  };
+  // Metrics (docs/metrics.md): what is counted elsewhere is read at scrape time.
+  auto& metrics = tams::obs::Registry::global();
+  tams::obs::register_process_metrics(metrics);
+  metrics.callback_family(
+      "tams_webhook_deliveries_total", "Webhook delivery outcomes.",
+      tams::obs::MetricType::kCounter, {"outcome"}, [&webhook_delivery] {
+        const auto c = webhook_delivery.counters();
+        return std::vector<tams::obs::Registry::Sample>{
+            {{"delivered"}, static_cast<double>(c.delivered)},
+            {{"failed_attempt"}, static_cast<double>(c.failed_attempts)},
+            {{"given_up"}, static_cast<double>(c.given_up)},
+            {{"filtered"}, static_cast<double>(c.filtered)}};
+      });
+  metrics.callback_family(
+      "tams_db_pool_connections", "Database connections by role and state.",
+      tams::obs::MetricType::kGauge, {"endpoint", "role", "state"}, [&store] {
+        std::vector<tams::obs::Registry::Sample> samples;
+        for (const auto& p : store->pool_usage()) {
+          samples.push_back({{p.endpoint, p.role, p.state}, static_cast<double>(p.count)});
+        }
+        return samples;
+      });
+  metrics.callback_family(
+      "tams_stored", "What the metadata store holds (kept current by writes, never a scan).",
+      tams::obs::MetricType::kGauge, {"kind"}, [&store] {
+        tams::store::StoredCounts n;
+        try {
+          n = store->stored_counts();
+        } catch (const std::exception& e) {  // /health/ready reports the database
+          return std::vector<tams::obs::Registry::Sample>{};
+        }
+        return std::vector<tams::obs::Registry::Sample>{
+            {{"segments"}, static_cast<double>(n.segments)},
+            {{"flows"}, static_cast<double>(n.flows)},
+            {{"sources"}, static_cast<double>(n.sources)}};
+      });
+  deps.metrics = [&metrics] { return metrics.expose(); };
+  deps.metrics_access = cfg.metrics_access;
+  tams::core::Health health(*store, backends);
+  deps.health = &health;
   tams::api::add_routes(router, deps);
-  tams::api::add_media_routes(router, *media_store);
+  if (cfg.local_storage != "disabled") tams::api::add_media_routes(router, *media_store);
   // JWT keys: a JWKS file must load at start; a JWKS URL that fails is retried in the background.
   std::shared_ptr<tams::http::jwt::JwksSource> jwks;
   if (!cfg.jwt_jwks_file.empty() || !cfg.jwt_jwks_url.empty()) {
@@ -207,7 +284,7 @@ int serve(const tams::config::FlagOverrides& flags) {
         cfg.jwt_hs256_secret, jwks, cfg.jwt_issuer, cfg.jwt_audience, cfg.jwt_clock_skew_seconds});
   }
   tams::http::App app(std::move(router), tams::http::Authenticator(std::move(auth)),
-                      {cfg.cors_origins, cfg.public_url});
+                      {cfg.cors_origins, cfg.public_url, &metrics});
 
   auto [host, port] = split_listen(cfg.listen);
   tams::http::ServerOptions options;
@@ -227,6 +304,10 @@ int serve(const tams::config::FlagOverrides& flags) {
   background.stop();
   webhook_delivery.stop();
   store->set_event_listener({});
+  for (const char* name : {"tams_webhook_deliveries_total", "tams_db_pool_connections",
+                           "tams_stored"}) {
+    metrics.remove_callback(name);
+  }
   spdlog::info("tams stopped");
   return 0;
 }

@@ -490,6 +490,16 @@ def pg_test_base():
     return os.environ.get("TAMS_TEST_DB") or None
 
 
+def db_metrics_endpoint():
+    """The metadata database as /metrics labels it (`endpoint`) and the role of its pooled
+    connections that serve reads: SQLite's, or the PostgreSQL primary's host:port."""
+    base = pg_test_base()
+    if base is None:
+        return "sqlite", "reader"
+    parts = urlsplit(base)
+    return f"{parts.hostname or 'localhost'}:{parts.port or 5432}", "primary"
+
+
 def pg_url(base, database):
     """`base` (a postgres:// URL) naming `database` instead of its own."""
     parts = urlsplit(base)

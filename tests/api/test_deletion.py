@@ -280,8 +280,9 @@ def test_async_segment_deletion(tams_server):
 
 
 def test_deletion_request_resumes_after_a_crash(tams_server):
-    """A deletion request interrupted by SIGKILL is finished by the next start."""
-    srv = tams_server(env={"TAMS_DELETE_BUDGET_MS": "0"})
+    """A deletion request interrupted by SIGKILL is finished by the next start (a new lease
+    owner: it takes the request over once the killed instance's lease has ended)."""
+    srv = tams_server(env={"TAMS_DELETE_BUDGET_MS": "0", "TAMS_JOB_LEASE_SECONDS": "2"})
     with srv.api() as s:
         big = _big_flow(s, n=6000)
         fid = big["id"]

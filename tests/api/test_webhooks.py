@@ -705,7 +705,9 @@ def test_gives_up_after_max_attempts_and_goes_on(tams_server, receiver):
 
 
 def test_event_survives_sigkill_after_segment_post(tams_server, receiver):
-    env = {**LOOPBACK_ENV, "TAMS_WEBHOOK_RETRY_BASE_MS": "200"}
+    # The killed instance's lease on the registration (held while retrying) ends within 2 s,
+    # then the restarted instance (a new lease owner) takes the registration over.
+    env = {**LOOPBACK_ENV, "TAMS_WEBHOOK_RETRY_BASE_MS": "200", "TAMS_JOB_LEASE_SECONDS": "2"}
     srv = tams_server(env=env)
     s = srv.api()
     rx = receiver(status=503)          # nothing is accepted before the kill

@@ -101,6 +101,7 @@ std::string render(const Config& c, const std::string& key) {
   if (key == "db_read_primary_after_write_ms") {
     return std::to_string(c.db_read_primary_after_write_ms);
   }
+  if (key == "job_lease_seconds") return std::to_string(c.job_lease_seconds);
   ADD_FAILURE() << "unknown key " << key;
   return "";
 }
@@ -144,6 +145,7 @@ TEST_F(ConfigLoadTest, DefaultsWithoutFileOrEnvironment) {
   EXPECT_EQ(c.webhook_concurrency, 4);
   EXPECT_EQ(c.webhook_max_attempts, 8);
   EXPECT_EQ(c.webhook_retry_base_ms, 1000);
+  EXPECT_EQ(c.job_lease_seconds, 30);
   for (const char* key :
        {"listen", "data_dir", "auth_basic", "auth_tokens", "cors_origins", "page_limit_default",
         "page_limit_max", "max_body_bytes", "threads", "log_level", "public_url",
@@ -151,7 +153,7 @@ TEST_F(ConfigLoadTest, DefaultsWithoutFileOrEnvironment) {
         "jwt_hs256_secret", "jwt_jwks_file", "jwt_jwks_url", "jwt_jwks_refresh_seconds",
         "jwt_issuer", "jwt_audience", "jwt_clock_skew_seconds", "webhook_allowed_hosts",
         "webhook_timeout_ms", "webhook_concurrency", "webhook_max_attempts",
-        "webhook_retry_base_ms"}) {
+        "webhook_retry_base_ms", "job_lease_seconds"}) {
     EXPECT_EQ(render(c, key), render(expected, key)) << key;
   }
 }
@@ -215,6 +217,7 @@ const KeyCase kKeyCases[] = {
      "postgres://r1/t,postgres://r2/t", "postgres://r1/t|postgres://r2/t"},
     {"db_replica_max_lag_ms", "0", "0", "3600000", "3600000"},
     {"db_read_primary_after_write_ms", "0", "0", "250", "250"},
+    {"job_lease_seconds", "2", "2", "3600", "3600"},
 };
 
 TEST_F(ConfigLoadTest, EachKeyFromFile) {
@@ -482,6 +485,8 @@ const BadValue kBadValues[] = {
     {"webhook_concurrency", "257", "", "expected an integer from 1 to 256, got 257"},
     {"webhook_max_attempts", "0", "0", "expected an integer from 1 to 1000, got 0"},
     {"webhook_retry_base_ms", "0", "0", "expected an integer from 1 to 3600000, got 0"},
+    {"job_lease_seconds", "1", "1", "expected an integer from 2 to 3600, got 1"},
+    {"job_lease_seconds", "3601", "", "expected an integer from 2 to 3600, got 3601"},
 };
 
 TEST_F(ConfigLoadTest, BadEnvironmentValuesNameTheVariable) {

@@ -23,6 +23,7 @@
 #include "tams/store/postgres/read_routing.h"
 #include "tams/store/read_affinity.h"
 #include "tams/store/unavailable.h"
+#include "pg_test_database.h"
 
 namespace tams::store::postgres {
 namespace {
@@ -113,39 +114,19 @@ TEST(PostgresStoreOpen, UnreachablePrimaryIsUnavailableAndRedacted) {
 
 // ---- Against a server ----
 
-std::string env(const char* name) {
-  const char* value = std::getenv(name);
-  return value != nullptr ? value : "";
-}
-
-// `base` naming `database` instead of its own database.
-std::string with_database(const std::string& base, const std::string& database) {
-  const size_t authority = base.find("://") + 3;
-  const size_t slash = base.find('/', authority);
-  const size_t query = base.find('?', authority);
-  std::string out = base.substr(0, slash == std::string::npos ? query : slash) + "/" + database;
-  if (query != std::string::npos) out += base.substr(query);
-  return out;
-}
-
 class PostgresStoreTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    base_ = env("TAMS_TEST_PG_URL");
-    if (base_.empty()) GTEST_SKIP() << "TAMS_TEST_PG_URL is not set (make test-pg sets it)";
-    static std::atomic<int> counter{0};
-    database_ = "tams_unit_" + std::to_string(::getpid()) + "_" + std::to_string(counter++);
-    Connection admin(base_, "admin");
-    admin.exec("drop", "DROP DATABASE IF EXISTS " + database_);
-    admin.exec("create", "CREATE DATABASE " + database_);
-    url_ = with_database(base_, database_);
+    if (test::PgTestDatabase::server().empty()) {
+      GTEST_SKIP() << "TAMS_TEST_PG_URL is not set (make test-pg sets it)";
+    }
+    database_ = std::make_unique<test::PgTestDatabase>();
+    url_ = database_->url();
   }
 
   void TearDown() override {
     stores_.clear();
-    if (database_.empty()) return;
-    Connection admin(base_, "admin");
-    admin.exec("drop", "DROP DATABASE IF EXISTS " + database_ + " WITH (FORCE)");
+    database_.reset();
   }
 
   PostgresStore& open(PostgresOptions options = {}) {
@@ -160,8 +141,7 @@ class PostgresStoreTest : public ::testing::Test {
     return db.query("scalar", sql).text(0, 0);
   }
 
-  std::string base_;
-  std::string database_;
+  std::unique_ptr<test::PgTestDatabase> database_;
   std::string url_;
   std::vector<std::unique_ptr<PostgresStore>> stores_;
 };
@@ -209,9 +189,9 @@ TEST_F(PostgresStoreTest, MigrationsUnderConcurrentStartApplyOnce) {
   }
   for (std::thread& t : threads) t.join();
   EXPECT_EQ(failures.load(), 0);
-  EXPECT_EQ(scalar("SELECT count(*) FROM schema_migrations"), "3");
+  EXPECT_EQ(scalar("SELECT count(*) FROM schema_migrations"), "5");
   EXPECT_EQ(scalar("SELECT string_agg(version::text, ',' ORDER BY version) FROM schema_migrations"),
-            "1,2,3");
+            "1,2,3,4,5");
 }
 
 TEST_F(PostgresStoreTest, NewerSchemaIsRefused) {
@@ -427,9 +407,10 @@ TEST_F(PostgresStoreTest, ReadsFallBackWhenAReplicaIsDown) {
 // Replay paused on the replica: reads that see the old value came from it. With a read-your-writes
 // window, the write is visible at once (the primary serves), and the replica after it.
 TEST_F(PostgresStoreTest, ReplicaServesReadsAndThePinnedWindowReadsThePrimary) {
-  const std::string replica_base = env("TAMS_TEST_PG_REPLICA_URL");
+  const char* replica_env = std::getenv("TAMS_TEST_PG_REPLICA_URL");
+  const std::string replica_base = replica_env != nullptr ? replica_env : "";
   if (replica_base.empty()) GTEST_SKIP() << "TAMS_TEST_PG_REPLICA_URL is not set";
-  const std::string replica = with_database(replica_base, database_);
+  const std::string replica = test::PgTestDatabase::with_database(replica_base, database_->name());
   PostgresStore& seed = open();
   seed.write([&](WriteTransaction& txn) { txn.put_setting("k", "old"); });
   // Wait for the new database and the value to reach the replica.

@@ -744,7 +744,6 @@ TEST_F(SqliteSegmentsTest, DeletionRequestsCrudPendingAndPurge) {
   using Ids = std::vector<std::string>;
   store_->read([&](Reader& reader) {
     EXPECT_EQ(ids(reader.list_deletion_requests()), (Ids{"r1", "r2a", "r2b", "r3"}));
-    EXPECT_EQ(ids(reader.pending_deletion_requests()), (Ids{"r2b", "r3"}));
     std::optional<DeletionRequestRecord> r3 = reader.get_deletion_request("r3");
     ASSERT_TRUE(r3);
     EXPECT_EQ(r3->flow_id, flow_id(1));
@@ -753,13 +752,22 @@ TEST_F(SqliteSegmentsTest, DeletionRequestsCrudPendingAndPurge) {
     EXPECT_FALSE(reader.get_deletion_request("r9"));
   });
 
-  // The worker finishes r2b: it leaves the pending list.
-  store_->write([](WriteTransaction& txn) {
-    txn.put_deletion_request(deletion_request("r2b", "done", "2024-01-02T00:00:00.000000Z",
-                                              "2024-02-02T12:00:00.000000Z"));
+  // The worker claims the pending ones, oldest first, and finishes r2b: it leaves the pending
+  // list, and releasing r3 makes it claimable again.
+  const LeaseClaim claim{"worker", 1000, 2000, 10};
+  store_->write([&](WriteTransaction& txn) {
+    std::vector<DeletionRequestRecord> claimed = txn.claim_deletion_requests(claim);
+    EXPECT_EQ(ids(claimed), (Ids{"r2b", "r3"}));
+    EXPECT_TRUE(txn.update_deletion_request(
+        deletion_request("r2b", "done", "2024-01-02T00:00:00.000000Z",
+                         "2024-02-02T12:00:00.000000Z"),
+        "worker", 0));
+    EXPECT_TRUE(txn.update_deletion_request(claimed[1], "worker", 0));
+  });
+  store_->write([&](WriteTransaction& txn) {
+    EXPECT_EQ(ids(txn.claim_deletion_requests(claim)), Ids{"r3"});
   });
   store_->read([&](Reader& reader) {
-    EXPECT_EQ(ids(reader.pending_deletion_requests()), Ids{"r3"});
     EXPECT_EQ(reader.get_deletion_request("r2b")->doc.at("status"), "done");
   });
 
@@ -867,7 +875,7 @@ TEST_F(SqliteSegmentsTest, TimelineStatementsSeekTheirIndexes) {
   RawDb raw(path_);
   // Plans that read a whole (partial) index on purpose: it holds exactly the wanted rows.
   const std::set<std::string_view> whole_index_reads = {
-      "kSelectUnreferencedObjects", "kSelectDeletionRequests", "kSelectPendingDeletionRequests"};
+      "kSelectUnreferencedObjects", "kSelectDeletionRequests", "kClaimDeletionRequests"};
   std::map<std::string_view, std::string> plans;
   for (const NamedSql& named : timeline_statements()) {
     std::string plan;
@@ -907,7 +915,7 @@ TEST_F(SqliteSegmentsTest, TimelineStatementsSeekTheirIndexes) {
       {"kSelectExpiredObjects",
        "SEARCH objects USING INDEX objects_expiring (expires_at>? AND expires_at<?)"},
       {"kSelectUnreferencedObjects", "objects_unreferenced"},
-      {"kSelectPendingDeletionRequests", "deletion_requests_pending"},
+      {"kClaimDeletionRequests", "deletion_requests_pending"},
       {"kSelectDeletionRequests", "deletion_requests_by_created"},
       {"kPurgeDeletionRequests", "deletion_requests_by_expiry (expiry<?)"},
   };

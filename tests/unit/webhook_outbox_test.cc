@@ -22,6 +22,7 @@
 #include "tams/core/webhooks.h"
 #include "tams/jobs/webhook_delivery.h"
 #include "tams/store/sqlite/sqlite_store.h"
+#include "test_support.h"
 
 namespace tams {
 namespace {
@@ -29,30 +30,9 @@ namespace {
 namespace bj = boost::json;
 using namespace std::chrono_literals;
 
-std::string id_of(int n) {
-  char buffer[40];
-  std::snprintf(buffer, sizeof buffer, "00000000-0000-4000-8000-%012d", n);
-  return buffer;
-}
-
-bj::object data_flow(const std::string& id, const std::string& source_id) {
-  return bj::object{{"id", id},
-                    {"source_id", source_id},
-                    {"format", "urn:x-nmos:format:data"},
-                    {"codec", "application/json"},
-                    {"container", "application/json"},
-                    {"essence_parameters", bj::object{}}};
-}
-
-template <class F>
-bool eventually(F&& predicate, std::chrono::milliseconds timeout = 5000ms) {
-  const auto deadline = std::chrono::steady_clock::now() + timeout;
-  while (std::chrono::steady_clock::now() < deadline) {
-    if (predicate()) return true;
-    std::this_thread::sleep_for(5ms);
-  }
-  return predicate();
-}
+using test::data_flow;
+using test::eventually;
+using test::id_of;
 
 class OutboxTest : public ::testing::Test {
  protected:
@@ -185,8 +165,10 @@ TEST_F(OutboxTest, NewRegistrationStartsAfterTheLatestEvent) {
   EXPECT_EQ(hook(first).cursor, 0);
   EXPECT_EQ(hook(second).cursor, latest);
   // Re-registering (an update) keeps the id and the progress.
-  store_->write(
-      [&](store::WriteTransaction& tx) { tx.set_webhook_progress(first, 1, 3, 12345, "boom"); });
+  store_->write([&](store::WriteTransaction& tx) {
+    ASSERT_EQ(tx.claim_webhooks({"me", 0, 1000, 10}).size(), 1u);  // second: no events yet
+    EXPECT_TRUE(tx.set_webhook_progress(first, "me", 1, 3, 12345, "boom"));
+  });
   EXPECT_EQ(register_hook("http://hook.test/a", R"({"events": ["flows/created"]})"), first);
   EXPECT_EQ(hook(first).cursor, 1);
   EXPECT_EQ(hook(first).attempts, 3);
@@ -217,7 +199,8 @@ TEST_F(OutboxTest, PurgeKeepsWhatARegistrationStillNeedsAndSeqsAreNeverReused) {
   auto all = events();
   ASSERT_EQ(all.size(), 4u);  // one source, three flows
   store_->write([&](store::WriteTransaction& tx) {
-    tx.set_webhook_progress(hook_id, all[1].seq, 0, 0, "");
+    ASSERT_EQ(tx.claim_webhooks({"me", 0, 1000, 10}).size(), 1u);
+    EXPECT_TRUE(tx.set_webhook_progress(hook_id, "me", all[1].seq, 0, 0, ""));
     EXPECT_EQ(tx.purge_events(), 2);
   });
   EXPECT_EQ(events().size(), 2u);

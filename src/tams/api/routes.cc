@@ -10,6 +10,7 @@ void add_routes(http::Router& router, Deps& deps) {
   add_object_routes(router, deps);
   add_deletion_routes(router, deps);
   add_metrics_routes(router, deps);
+  add_health_routes(router, deps);
   add_webhook_routes(router, deps);
 }
 

@@ -6,6 +6,7 @@
 #include "tams/api/params.h"
 #include "tams/core/deletions.h"
 #include "tams/core/flows.h"
+#include "tams/core/health.h"
 #include "tams/core/objects.h"
 #include "tams/core/segments.h"
 #include "tams/core/service.h"
@@ -29,6 +30,9 @@ struct Deps {
   std::function<void()> deletion_requested;  // wakes the background worker
   // Prometheus text for GET /metrics (assembled by the caller from the parts that count).
   std::function<std::string()> metrics;
+  // Who may read /metrics: "loopback", "authenticated" or "public" (config metrics_access).
+  std::string metrics_access = "loopback";
+  core::Health* health = nullptr;  // null: /health/* are not offered
   core::Webhooks* webhooks = nullptr;        // null: /service/webhooks is not offered (404)
 };
 
@@ -39,7 +43,8 @@ void add_segment_routes(http::Router& router, Deps& deps);  // /flows/{id}/segme
 void add_object_routes(http::Router& router, Deps& deps);   // /objects/{objectId}
 void add_deletion_routes(http::Router& router, Deps& deps); // DELETE /flows/{id}, requests
 void add_webhook_routes(http::Router& router, Deps& deps);
-void add_metrics_routes(http::Router& router, Deps& deps);  // /metrics  // /service/webhooks
+void add_metrics_routes(http::Router& router, Deps& deps);  // /metrics
+void add_health_routes(http::Router& router, Deps& deps);   // /health/live, /health/ready
 
 // The 202 response for an unfinished deletion: Location and the deletion-request body.
 http::Response deletion_accepted(const http::Request& request, const boost::json::object& body);

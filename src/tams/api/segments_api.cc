@@ -74,12 +74,12 @@ void add_segment_routes(http::Router& router, Deps& deps) {
         core::bad_request("page: not a valid paging key for segments");
       }
     }
-    auto result = deps.segments.list(req.path_params[0], q, req.base_url);
-    const size_t count = result.segments.size();
-    Response res = http::json_response(200, result.segments);
-    add_paging_headers(req, res, kCursorKind, result.next, q.page.limit);
+    const auto result = deps.segments.list(req.path_params[0], q, req.base_url);
+    const size_t count = result->segments.size();
+    Response res = http::json_response(200, result->segments);
+    add_paging_headers(req, res, kCursorKind, result->next, q.page.limit);
     res.set_header("X-Paging-Count", std::to_string(count));
-    res.set_header("X-Paging-Timerange", result.paging_timerange.to_string());
+    res.set_header("X-Paging-Timerange", result->paging_timerange.to_string());
     res.set_header("X-Paging-Reverse-Order", q.reverse_order ? "true" : "false");
     return res;
   });

@@ -14,6 +14,8 @@
 #include <toml.hpp>
 #include <variant>
 
+#include "tams/config/s3_backends.h"
+
 extern char** environ;
 
 namespace tams::config {
@@ -21,7 +23,7 @@ namespace tams::config {
 namespace {
 
 // std::map keeps the file's keys sorted, so "unknown keys" messages are deterministic.
-using TomlValue = toml::basic_value<toml::discard_comments, std::map, std::vector>;
+using detail::TomlValue;
 
 // A parsed value before it is stored in Config; which alternative depends on the field's type.
 using Value = std::variant<std::string, int64_t, std::vector<std::string>>;
@@ -414,6 +416,8 @@ const Field kFields[] = {
      [](Config& c, Value v) { c.deletion_request_expiry_seconds = num(v); }, 1, kNoMax},
     {"gc_interval_seconds", Type::kInteger,
      [](Config& c, Value v) { c.gc_interval_seconds = num(v); }, 1, 86400},
+    {"job_lease_seconds", Type::kInteger,
+     [](Config& c, Value v) { c.job_lease_seconds = num(v); }, 2, 3600},
     {"webhook_allowed_hosts", Type::kList,
      [](Config& c, Value v) {
        check_allowed_hosts(list(v));
@@ -472,7 +476,32 @@ const Field kFields[] = {
      [](Config& c, Value v) { c.db_replica_max_lag_ms = num(v); }, 0, 3600 * 1000},
     {"db_read_primary_after_write_ms", Type::kInteger,
      [](Config& c, Value v) { c.db_read_primary_after_write_ms = num(v); }, 0, 3600 * 1000},
+    {"local_storage", Type::kString,
+     [](Config& c, Value v) {
+       if (str(v) != "default" && str(v) != "secondary" && str(v) != "disabled") {
+         fail("expected default, secondary or disabled, got " + quote(str(v)));
+       }
+       c.local_storage = std::move(str(v));
+     }},
+    {"metrics_access", Type::kString,
+     [](Config& c, Value v) {
+       if (str(v) != "loopback" && str(v) != "authenticated" && str(v) != "public") {
+         fail("expected loopback, authenticated or public, got \"" + str(v) + "\"");
+       }
+       c.metrics_access = std::move(str(v));
+     }},
+    {"cache_flows", Type::kInteger, [](Config& c, Value v) { c.cache_flows = num(v); }, 0,
+     10000000},
+    {"cache_sources", Type::kInteger, [](Config& c, Value v) { c.cache_sources = num(v); }, 0,
+     10000000},
+    {"cache_segments", Type::kInteger, [](Config& c, Value v) { c.cache_segments = num(v); }, 0,
+     100000000},
+    {"cache_segment_page_max_age_ms", Type::kInteger,
+     [](Config& c, Value v) { c.cache_segment_page_max_age_ms = num(v); }, 1, 60000},
 };
+
+// Keys of the file that are tables rather than values (config/s3_backends.cc reads them).
+constexpr std::string_view kS3BackendsKey = "s3_backends";
 
 const Field* find_field(std::string_view key) {
   for (const Field& f : kFields) {
@@ -697,7 +726,7 @@ void reject_unknown_keys(const std::string& path, const TomlValue& root) {
   std::string unknown;
   int count = 0;
   for (const auto& [key, value] : root.as_table()) {
-    if (find_field(key) != nullptr) continue;
+    if (find_field(key) != nullptr || key == kS3BackendsKey) continue;
     unknown += (count++ > 0 ? ", " : "") + quote(key);
   }
   if (count > 0) {
@@ -705,11 +734,16 @@ void reject_unknown_keys(const std::string& path, const TomlValue& root) {
   }
 }
 
-void apply_file(Builder& b, const std::string& path) {
+void apply_file(Builder& b, const std::string& path,
+                const std::map<std::string, std::string>& environment) {
   TomlValue root = parse_toml(path);
   reject_unknown_keys(path, root);
   Origin origin{Layer::kFile, path};
   for (const auto& [key, value] : root.as_table()) {
+    if (key == kS3BackendsKey) {
+      b.config.s3_backends = detail::s3_backends_from_toml(value, file_label(path), environment);
+      continue;
+    }
     const Field& f = *find_field(key);
     b.set(f, origin, [&] { return value_from_toml(f, value); });
   }
@@ -784,9 +818,13 @@ Config load(const FlagOverrides& flags, const std::map<std::string, std::string>
   Builder b;
   if (flags.config_file) {
     if (flags.config_file->empty()) throw ConfigError("--config: empty file name");
-    apply_file(b, *flags.config_file);
+    apply_file(b, *flags.config_file, environment);
   }
   apply_environment(b, environment);
+  // TAMS_S3_* describe one more backend (the common single-bucket case).
+  if (auto s3 = detail::s3_backend_from_environment(environment)) {
+    b.config.s3_backends.push_back(std::move(*s3));
+  }
   apply_flag(b, "listen", flags.listen);
   apply_flag(b, "data_dir", flags.data_dir);
   apply_flag(b, "db", flags.db);
@@ -796,6 +834,7 @@ Config load(const FlagOverrides& flags, const std::map<std::string, std::string>
   }
   check_page_limits(b);
   check_jwks_source(b);
+  detail::settle_storage_backends(b.config);
   return b.config;
 }
 

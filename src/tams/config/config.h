@@ -16,6 +16,26 @@ struct BasicUser {
   std::string password;
 };
 
+// One S3-compatible storage backend ([[s3_backends]] in the file, or TAMS_S3_* variables for a
+// single one; docs/operations.md). Secrets are read from the environment or files at load and
+// are never logged.
+struct S3BackendConfig {
+  std::string id;                       // stable lowercase UUID (the storage_id)
+  std::string label;                    // get_urls label; default: the bucket name
+  std::vector<std::string> endpoints;   // http(s)://host[:port][/prefix], at least one
+  std::string region = "us-east-1";
+  std::string availability_zone;        // empty: not reported
+  std::string bucket;
+  bool path_style = true;               // host/bucket/key; false: bucket.host/key (AWS style)
+  std::string provider = "S3-compatible";  // for /service/storage-backends
+  std::string store_product = "S3";
+  bool default_storage = false;         // the target of POST /flows/{id}/storage without storage_id
+  std::string access_key_id;            // never logged
+  std::string secret_access_key;        // never logged
+  int64_t timeout_ms = 5000;            // each server-side request (HEAD, DELETE, probe)
+  int64_t health_check_ms = 5000;       // between probes of each endpoint
+};
+
 // Everything `tams serve` can be told. Plain data; copy freely.
 //
 // Each field has one key. In the TOML file the key is the field name (`page_limit_max = 5`); in
@@ -42,6 +62,9 @@ struct Config {
   int64_t delete_budget_ms = 500;       // DELETEs not finished by then continue as 202 requests
   int64_t deletion_request_expiry_seconds = 86400;  // finished deletion requests are kept this long
   int64_t gc_interval_seconds = 60;     // how often unreferenced media objects are collected
+  // Background work (deletion requests, webhook deliveries, media byte deletions) is claimed
+  // for this long and renewed while worked on; a crashed instance's items wait this long.
+  int64_t job_lease_seconds = 30;
   // Webhooks (docs/architecture.md#webhooks). Receivers on loopback, private, link-local and
   // other non-public addresses are refused unless listed here: host names, IPs or CIDR blocks.
   std::vector<std::string> webhook_allowed_hosts;
@@ -66,6 +89,20 @@ struct Config {
   std::vector<std::string> db_replicas;  // URIs of streaming read replicas of it
   int64_t db_replica_max_lag_ms = 1000;  // replicas further behind are not read from
   int64_t db_read_primary_after_write_ms = 1000;  // read-your-writes window (0: off)
+  // Storage backends. local_storage: "default" (the local store takes allocations without a
+  // storage_id), "secondary" (offered, not the default) or "disabled"; left unset it is
+  // "default" unless an S3 backend is marked default. Exactly one backend ends up default.
+  std::string local_storage;
+  std::vector<S3BackendConfig> s3_backends;
+  // Observability and caches (docs/metrics.md, docs/architecture.md#caches).
+  // Who may GET /metrics: "loopback" (clients on 127.0.0.0/8 or ::1 without credentials, others
+  // with the read scope), "authenticated" (everybody with the read scope), "public" (anybody).
+  std::string metrics_access = "loopback";
+  int64_t cache_flows = 10000;            // flow documents cached (0: no cache)
+  int64_t cache_sources = 10000;          // source documents cached (0: no cache)
+  int64_t cache_segments = 20000;         // segments held in cached listing pages (0: no cache)
+  int64_t cache_segment_page_max_age_ms = 2000;  // a cached page (and its signed URLs) is
+                                                 // served for at most this long
 };
 
 // True when JWT bearer tokens are configured (a secret, a JWKS file or a JWKS URL).

@@ -1,5 +1,7 @@
 #include "tams/core/deletions.h"
 
+#include <spdlog/spdlog.h>
+
 #include "tams/core/clock.h"
 #include "tams/core/error.h"
 #include "tams/core/flow_document.h"
@@ -32,7 +34,17 @@ time::TimeRange remaining_after(const time::TimeRange& range, int64_t last_end) 
   return range.intersection(time::TimeRange::half_open(last_end, time::TimeRange::kUnboundedEnd));
 }
 
+// Thrown inside a write transaction whose deletion request another instance has taken over:
+// rolls the transaction back.
+struct LeaseLost {};
+
 }  // namespace
+
+Deletions::Deletions(store::MetadataStore& store, Flows& flows, DeletionOptions options,
+                     MetadataCache* cache)
+    : store_(store), flows_(flows), options_(std::move(options)), cache_(cache) {
+  if (options_.lease.owner.empty()) options_.lease.owner = new_lease_owner();
+}
 
 void Deletions::check_flow(const std::string& flow_id) {
   store_.read([&](store::Reader& r) { load_writable_flow(r, flow_id); });
@@ -42,6 +54,10 @@ int64_t Deletions::delete_batch(const std::string& flow_id, const time::TimeRang
                                 const std::optional<std::string>& object_id, int64_t& last_end,
                                 store::DeletionRequestRecord* request) {
   int64_t n = 0;
+  std::optional<store::DeletionRequestRecord> progressed;  // committed with the batch
+  AfterWrite invalidate([&] {
+    if (cache_ && n > 0) cache_->invalidate_segments(flow_id);
+  });
   store_.write([&](store::WriteTransaction& tx) {
     auto deleted = tx.delete_segments(flow_id, range, object_id, options_.batch_size);
     n = static_cast<int64_t>(deleted.size());
@@ -56,12 +72,18 @@ int64_t Deletions::delete_batch(const std::string& flow_id, const time::TimeRang
       }
     }
     if (request) {
-      if (n > 0) request->doc["timerange_remaining"] = remaining_after(range, last_end).to_string();
-      request->doc["status"] = "started";
-      request->doc["updated"] = now;
-      tx.put_deletion_request(*request);
+      store::DeletionRequestRecord updated = *request;
+      if (n > 0) updated.doc["timerange_remaining"] = remaining_after(range, last_end).to_string();
+      updated.doc["status"] = "started";
+      updated.doc["updated"] = now;
+      if (!tx.update_deletion_request(updated, options_.lease.owner,
+                                      options_.lease.until_from_now())) {
+        throw LeaseLost{};
+      }
+      progressed = std::move(updated);
     }
   });
+  if (progressed) *request = std::move(*progressed);
   return n;
 }
 
@@ -128,7 +150,8 @@ bj::array Deletions::list() {
   return out;
 }
 
-void Deletions::finish(store::DeletionRequestRecord& request) {
+bool Deletions::finish(const store::DeletionRequestRecord& claimed) {
+  store::DeletionRequestRecord request = claimed;
   const bool delete_flow = request.doc.at("delete_flow").as_bool();
   const std::string created_by(request.doc.if_contains("created_by")
                                    ? request.doc.at("created_by").as_string()
@@ -150,25 +173,67 @@ void Deletions::finish(store::DeletionRequestRecord& request) {
   request.doc["timerange_remaining"] = "()";
   request.doc["updated"] = now_rfc3339();
   request.doc["expiry"] = rfc3339_after(options_.request_expiry_seconds);
-  store_.write([&](store::WriteTransaction& tx) { tx.put_deletion_request(request); });
+  bool held = false;
+  store_.write([&](store::WriteTransaction& tx) {
+    held = tx.update_deletion_request(request, options_.lease.owner, 0);
+  });
+  return held;
+}
+
+void Deletions::release(const store::DeletionRequestRecord& request) {
+  store_.write([&](store::WriteTransaction& tx) {
+    tx.update_deletion_request(request, options_.lease.owner, 0);
+  });
+}
+
+Deletions::Progress Deletions::continue_request(store::DeletionRequestRecord& request,
+                                                Clock::time_point deadline) {
+  auto range = time::TimeRange::parse(
+      std::string_view(request.doc.at("timerange_remaining").as_string()));
+  if (!range) range = time::TimeRange::empty();
+  int64_t last_end = range->start();
+  bool done = range->is_empty();
+  try {
+    while (!done) {
+      const int64_t n = delete_batch(request.flow_id, *range, std::nullopt, last_end, &request);
+      done = n < options_.batch_size;
+      if (!done && Clock::now() >= deadline) return Progress::kOutOfTime;
+    }
+  } catch (const LeaseLost&) {
+    return Progress::kLeaseLost;
+  }
+  return finish(request) ? Progress::kFinished : Progress::kLeaseLost;
 }
 
 bool Deletions::work(std::chrono::milliseconds budget) {
   const auto deadline = Clock::now() + budget;
-  std::vector<store::DeletionRequestRecord> pending;
-  store_.read([&](store::Reader& r) { pending = r.pending_deletion_requests(); });
-  for (auto& request : pending) {
-    auto range = time::TimeRange::parse(
-        std::string_view(request.doc.at("timerange_remaining").as_string()));
-    if (!range) range = time::TimeRange::empty();
-    int64_t last_end = range->start();
-    bool done = range->is_empty();
-    while (!done) {
-      const int64_t n = delete_batch(request.flow_id, *range, std::nullopt, last_end, &request);
-      done = n < options_.batch_size;
-      if (!done && Clock::now() >= deadline) return true;
+  for (;;) {
+    std::vector<store::DeletionRequestRecord> claimed;
+    store_.write([&](store::WriteTransaction& tx) {
+      claimed = tx.claim_deletion_requests(options_.lease.claim(1));
+    });
+    if (claimed.empty()) break;
+    store::DeletionRequestRecord& request = claimed.front();
+    Progress progress = Progress::kFinished;
+    try {
+      progress = continue_request(request, deadline);
+    } catch (...) {
+      try {
+        release(request);  // so that the next attempt, here or elsewhere, need not wait
+      } catch (const std::exception& e) {
+        spdlog::warn("deletion request {}: could not release its lease: {}", request.id,
+                     e.what());
+      }
+      throw;
     }
-    finish(request);
+    if (progress == Progress::kOutOfTime) {
+      release(request);
+      return true;
+    }
+    if (progress == Progress::kLeaseLost) {
+      spdlog::warn("deletion request {}: lease ended and taken over by another instance; "
+                   "leaving it to that one", request.id);
+    }
     if (Clock::now() >= deadline) return true;
   }
   store_.write([&](store::WriteTransaction& tx) { tx.purge_deletion_requests(now_rfc3339()); });

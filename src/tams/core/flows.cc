@@ -85,13 +85,27 @@ model::Page<bj::object> Flows::list(const store::FlowFilter& filter,
   return result;
 }
 
+std::shared_ptr<const bj::object> Flows::document(const std::string& id) {
+  auto load = [&] {
+    auto flow = std::make_shared<bj::object>();
+    store_.read([&](store::Reader& r) {
+      *flow = load_flow(r, id);
+      decorate(r, *flow);
+    });
+    return flow;
+  };
+  if (!cache_) return load();
+  return cache_->flows().find_or_load(id, {}, load);
+}
+
 bj::object Flows::get(const std::string& id, bool include_timerange,
                       const time::TimeRange& limit) {
+  if (!include_timerange) return *document(id);
   bj::object flow;
   store_.read([&](store::Reader& r) {
     flow = load_flow(r, id);
     decorate(r, flow);
-    if (include_timerange) {
+    {
       time::TimeRange extent;
       if (auto bounds = r.segment_bounds(id, limit)) {
         auto first = time::TimeRange::parse(bounds->first);
@@ -127,6 +141,10 @@ Flows::PutResult Flows::put(const std::string& id, const bj::value& body, const 
   validate(schema, flow, "flow");
 
   PutResult result;
+  // Collections and sources may change with the flow: every document may be affected.
+  AfterWrite invalidate([this] {
+    if (cache_) cache_->invalidate_all_documents();
+  });
   store_.write([&](store::WriteTransaction& tx) {
     auto existing = tx.get_flow(id);
     const std::string now = now_rfc3339();
@@ -197,6 +215,9 @@ Flows::PutResult Flows::put(const std::string& id, const bj::value& body, const 
 }
 
 void Flows::remove(const std::string& id, const Principal& who) {
+  AfterWrite invalidate([&] {
+    if (cache_) cache_->invalidate_deleted_flow(id);
+  });
   store_.write([&](store::WriteTransaction& tx) {
     bj::object flow = load_writable_flow(tx, id);
     const std::string source_id(string_member(flow, "source_id"));
@@ -242,13 +263,28 @@ void Flows::remove(const std::string& id, const Principal& who) {
 template <class F>
 void Flows::update(const std::string& id, const Principal& who, bool allow_read_only,
                    F&& change) {
+  bool collection_changed = false;
+  AfterWrite invalidate([&] {
+    if (!cache_) return;
+    // Another flow's collected_by, or a source's collections, follow a flow_collection change.
+    if (collection_changed) {
+      cache_->invalidate_all_documents();
+    } else {
+      cache_->invalidate_flow(id);
+    }
+  });
   store_.write([&](store::WriteTransaction& tx) {
     bj::object flow = load_flow(tx, id);
     if (!allow_read_only && is_read_only(flow)) read_only("flow " + id + " is read-only");
     EventWriter events(tx);
     CollectionWatch watch(events, tx);
     watch.watch(flow);
+    const bj::value before_collection =
+        flow.contains("flow_collection") ? flow.at("flow_collection") : bj::value();
     change(tx, flow);
+    const bj::value after_collection =
+        flow.contains("flow_collection") ? flow.at("flow_collection") : bj::value();
+    collection_changed = before_collection != after_collection;
     watch.watch(flow);
     stamp_metadata(flow, who, true);
     tx.put_flow(flow);

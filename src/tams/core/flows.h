@@ -6,6 +6,7 @@
 #include <optional>
 #include <string>
 
+#include "tams/core/metadata_cache.h"
 #include "tams/core/principal.h"
 #include "tams/model/paging.h"
 #include "tams/store/metadata_store.h"
@@ -25,7 +26,9 @@ const char* property_name(FlowProperty property);
 // invalid input (the summary names the field), kReadOnly for a write to a read-only flow.
 class Flows {
  public:
-  explicit Flows(store::MetadataStore& store) : store_(store) {}
+  // `cache` (optional, outliving this) keeps flow documents; every write here invalidates it.
+  explicit Flows(store::MetadataStore& store, MetadataCache* cache = nullptr)
+      : store_(store), cache_(cache) {}
 
   model::Page<boost::json::object> list(const store::FlowFilter& filter,
                                         const model::PageRequest& page);
@@ -34,6 +37,8 @@ class Flows {
   // extent of the segments overlapping `limit` ("()" when there are none).
   boost::json::object get(const std::string& id, bool include_timerange = false,
                           const time::TimeRange& limit = time::TimeRange::eternity());
+  // The flow with its computed `collected_by`, shared (from the cache when there is one).
+  std::shared_ptr<const boost::json::object> document(const std::string& id);
 
   struct PutResult {
     bool created = false;
@@ -74,6 +79,7 @@ class Flows {
   void update(const std::string& id, const Principal& who, bool allow_read_only, F&& change);
 
   store::MetadataStore& store_;
+  MetadataCache* cache_;
 };
 
 }  // namespace tams::core

@@ -1,6 +1,9 @@
 #include "tams/core/segments.h"
 
+#include <algorithm>
 #include <ctime>
+#include <future>
+#include <map>
 
 #include "tams/core/clock.h"
 #include "tams/core/error.h"
@@ -13,6 +16,12 @@
 namespace tams::core {
 
 namespace bj = boost::json;
+
+// What the backend says about an object's bytes: uploaded or not, or why it cannot tell now.
+struct UploadCheck {
+  bool uploaded = false;
+  std::string unavailable;  // non-empty: the store cannot be asked now (503)
+};
 
 namespace {
 
@@ -48,7 +57,91 @@ void check_client_get_urls(const bj::object& segment, const media::Backends& bac
   }
 }
 
+UploadCheck check_upload(const media::MediaStore& store, const std::string& object_id) {
+  try {
+    return UploadCheck{store.exists(object_id), {}};
+  } catch (const media::StoreUnavailable& e) {
+    return UploadCheck{false, e.what()};
+  }
+}
+
+// The object ids named by the segments of a POST body (malformed items are skipped: they fail
+// validation later anyway).
+std::vector<std::string> object_ids_of(const bj::value& body) {
+  std::vector<std::string> ids;
+  auto one = [&](const bj::value& item) {
+    if (const auto* o = item.if_object()) {
+      if (const auto* id = o->if_contains("object_id"); id && id->is_string()) {
+        ids.emplace_back(id->as_string());
+      }
+    }
+  };
+  if (body.is_array()) {
+    for (const auto& item : body.as_array()) one(item);
+  } else {
+    one(body);
+  }
+  return ids;
+}
+
+// Everything a listing page depends on besides the flow id, as one string (the cache key).
+std::string page_key(const Segments::ListQuery& q, const std::string& base_url) {
+  std::string key = q.timerange.to_string();
+  auto field = [&key](std::string_view value) {
+    key += '\x1f';
+    key += value;
+  };
+  auto list = [&](const std::optional<std::vector<std::string>>& values) {
+    field(values ? "[" : "-");
+    if (values) {
+      for (const auto& v : *values) field(v);
+      field("]");
+    }
+  };
+  field(q.object_id ? "o" + *q.object_id : "-");
+  field(q.reverse_order ? "r" : "f");
+  list(q.get_urls.accept_get_urls);
+  list(q.get_urls.accept_storage_ids);
+  field(!q.get_urls.presigned ? "-" : *q.get_urls.presigned ? "p1" : "p0");
+  field(q.get_urls.verbose_storage ? "v" : "-");
+  field(q.page.after);
+  field(std::to_string(q.page.limit));
+  field(base_url);
+  return key;
+}
+
 }  // namespace
+
+// Upload checks may be network requests (S3 HEAD): they run before the write transaction, a few
+// at a time, so that the database's writer is never held while an object store answers.
+std::map<std::string, UploadCheck> Segments::check_uploads(const bj::value& body) const {
+  std::vector<std::pair<std::string, const media::MediaStore*>> todo;
+  if (!options_.check_uploads) return {};
+  const std::vector<std::string> ids = object_ids_of(body);
+  if (ids.empty()) return {};
+  store_.read([&](store::Reader& r) {
+    todo.clear();
+    for (const auto& id : ids) {
+      const auto object = r.get_object(id);
+      if (!object || object->ever_referenced || object->storage_id.empty()) continue;
+      if (const auto* store = backends_.find(object->storage_id)) todo.emplace_back(id, store);
+    }
+  });
+  std::map<std::string, UploadCheck> checked;
+  constexpr size_t kParallel = 8;
+  for (size_t from = 0; from < todo.size(); from += kParallel) {
+    const size_t to = std::min(todo.size(), from + kParallel);
+    std::vector<std::future<UploadCheck>> running;
+    for (size_t i = from + 1; i < to; ++i) {
+      running.push_back(std::async(std::launch::async, [&todo, i] {
+        return check_upload(*todo[i].second, todo[i].first);
+      }));
+    }
+    checked[todo[from].first] = check_upload(*todo[from].second, todo[from].first);
+    for (size_t i = from + 1; i < to; ++i) checked[todo[i].first] = running[i - from - 1].get();
+  }
+  return checked;
+}
 
 std::vector<Segments::Failure> Segments::add(const std::string& flow_id, const bj::value& body) {
   if (!is_valid_id(flow_id)) not_found("\"" + flow_id + "\" is not a valid flow id");
@@ -56,7 +149,11 @@ std::vector<Segments::Failure> Segments::add(const std::string& flow_id, const b
   if (!bulk && !body.is_object()) {
     bad_request("the body must be a segment object or an array of segment objects");
   }
+  const std::map<std::string, UploadCheck> uploads = check_uploads(body);
   std::vector<Failure> failures;
+  AfterWrite invalidate([&] {
+    if (cache_) cache_->invalidate_segments(flow_id);
+  });
   store_.write([&](store::WriteTransaction& tx) {
     failures.clear();
     // The registered segments (stored doc, storage backend of the object) for the event.
@@ -113,8 +210,12 @@ std::vector<Segments::Failure> Segments::add(const std::string& flow_id, const b
         }
         if (options_.check_uploads && !object->storage_id.empty()) {
           const auto* store = backends_.find(object->storage_id);
-          if (store && !store->exists(object_id)) {
-            bad_request("object " + object_id + " has not been uploaded to its put_url");
+          if (store) {
+            // Checked before the transaction; an object allocated meanwhile is checked now.
+            const auto it = uploads.find(object_id);
+            const UploadCheck c = it != uploads.end() ? it->second : check_upload(*store, object_id);
+            if (!c.unavailable.empty()) throw Error(ErrorKind::kUnavailable, c.unavailable);  // 503
+            if (!c.uploaded) bad_request("object " + object_id + " has not been uploaded to its put_url");
           }
         }
       }
@@ -154,20 +255,27 @@ std::vector<Segments::Failure> Segments::add(const std::string& flow_id, const b
   return failures;
 }
 
-Segments::ListResult Segments::list(const std::string& flow_id, const ListQuery& query,
-                                    const std::string& base_url) {
+std::shared_ptr<const Segments::ListResult> Segments::list(const std::string& flow_id,
+                                                          const ListQuery& query,
+                                                          const std::string& base_url) {
   if (!is_valid_id(flow_id)) not_found("\"" + flow_id + "\" is not a valid flow id");
+  auto load = [&] { return load_page(flow_id, query, base_url); };
+  if (!cache_ || !cache_->segment_pages().enabled()) return load();
+  return cache_->segment_pages().find_or_load(
+      flow_id, page_key(query, base_url), load,
+      [](const ListResult& page) { return std::max<size_t>(1, page.segments.size()); });
+}
+
+std::shared_ptr<Segments::ListResult> Segments::load_page(const std::string& flow_id,
+                                                          const ListQuery& query,
+                                                          const std::string& base_url) {
   store::SegmentQuery q{flow_id, query.timerange, query.object_id, query.reverse_order, query.page};
   model::Page<store::SegmentRecord> page;
   store_.read([&](store::Reader& r) { page = r.list_segments(q); });
 
-  ListResult result;
+  auto shared = std::make_shared<ListResult>();
+  ListResult& result = *shared;
   result.next = page.next;
-  for (auto& record : page.items) {
-    bj::object out = record.doc;
-    out["get_urls"] = build_get_urls(record, backends_, query.get_urls, base_url);
-    result.segments.push_back(std::move(out));
-  }
   if (!page.items.empty()) {
     auto first = time::TimeRange::half_open(page.items.front().start_ns, page.items.front().end_ns);
     auto last = time::TimeRange::half_open(page.items.back().start_ns, page.items.back().end_ns);
@@ -175,7 +283,16 @@ Segments::ListResult Segments::list(const std::string& flow_id, const ListQuery&
     if (auto l = time::TimeRange::parse(string_member(page.items.back().doc, "timerange"))) last = *l;
     result.paging_timerange = first.extent(last);
   }
-  return result;
+  result.segments.reserve(page.items.size());
+  for (auto& record : page.items) {
+    // The record is ours: its document becomes the output (no copy); get_urls first, since
+    // they read the client's URLs from it.
+    bj::array urls = build_get_urls(record, backends_, query.get_urls, base_url);
+    bj::object out = std::move(record.doc);
+    out["get_urls"] = std::move(urls);
+    result.segments.push_back(std::move(out));
+  }
+  return shared;
 }
 
 }  // namespace tams::core

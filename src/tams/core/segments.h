@@ -4,11 +4,13 @@
 #include <boost/json/array.hpp>
 #include <boost/json/object.hpp>
 #include <boost/json/value.hpp>
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
 
 #include "tams/core/get_urls.h"
+#include "tams/core/metadata_cache.h"
 #include "tams/core/principal.h"
 #include "tams/media/backends.h"
 #include "tams/model/paging.h"
@@ -23,11 +25,16 @@ struct SegmentOptions {
   bool check_uploads = true;
 };
 
+// Whether an allocated object's bytes were uploaded (defined in segments.cc).
+struct UploadCheck;
+
 // TAMS semantics of /flows/{id}/segments (POST and GET). Thread-safe.
 class Segments {
  public:
-  Segments(store::MetadataStore& store, const media::Backends& backends, SegmentOptions options)
-      : store_(store), backends_(backends), options_(options) {}
+  // `cache` (optional, outliving this) keeps listing pages; registration invalidates it.
+  Segments(store::MetadataStore& store, const media::Backends& backends, SegmentOptions options,
+           MetadataCache* cache = nullptr)
+      : store_(store), backends_(backends), options_(options), cache_(cache) {}
 
   // One segment that could not be registered (flow-segment-bulk-failure.json item).
   struct Failure {
@@ -48,19 +55,25 @@ class Segments {
     GetUrlsFilter get_urls;
     model::PageRequest page;  // `after`: position from a previous page's cursor
   };
-  struct ListResult {
-    boost::json::array segments;
-    std::string next;                  // position of the next page, empty on the last
-    time::TimeRange paging_timerange;  // extent of the returned segments, "()" when none
-  };
+  using ListResult = SegmentPage;
   // A page of the flow's segments overlapping the query range. A well-formed id of a flow that
   // does not exist gives an empty list (spec); a malformed one is kNotFound. O(log n + page).
-  ListResult list(const std::string& flow_id, const ListQuery& query, const std::string& base_url);
+  // Shared: the page may come from the cache (at most segment_page_max_age old).
+  std::shared_ptr<const ListResult> list(const std::string& flow_id, const ListQuery& query,
+                                         const std::string& base_url);
 
  private:
+  // For each object of `body` allocated in one of our backends and not yet registered: whether
+  // its bytes were uploaded (asked before the write transaction, several at a time).
+  std::map<std::string, UploadCheck> check_uploads(const boost::json::value& body) const;
+  // One page read from the store, with its get_urls signed now.
+  std::shared_ptr<ListResult> load_page(const std::string& flow_id, const ListQuery& query,
+                                        const std::string& base_url);
+
   store::MetadataStore& store_;
   const media::Backends& backends_;
   SegmentOptions options_;
+  MetadataCache* cache_;
 };
 
 }  // namespace tams::core

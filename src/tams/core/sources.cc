@@ -56,13 +56,17 @@ model::Page<bj::object> Sources::list(const store::SourceFilter& filter,
   return result;
 }
 
-bj::object Sources::get(const std::string& id) {
-  bj::object doc;
-  store_.read([&](store::Reader& r) {
-    doc = load(r, id);
-    decorate(r, doc);
-  });
-  return doc;
+std::shared_ptr<const bj::object> Sources::document(const std::string& id) {
+  auto read = [&] {
+    auto doc = std::make_shared<bj::object>();
+    store_.read([&](store::Reader& r) {
+      *doc = load(r, id);
+      decorate(r, *doc);
+    });
+    return doc;
+  };
+  if (!cache_) return read();
+  return cache_->sources().find_or_load(id, {}, read);
 }
 
 bj::object Sources::tags(const std::string& id) {
@@ -80,6 +84,9 @@ std::string Sources::tag(const std::string& id, const std::string& name) {
 
 template <class F>
 void Sources::update(const std::string& id, const Principal& who, F&& change) {
+  AfterWrite invalidate([&] {
+    if (cache_) cache_->invalidate_source(id);
+  });
   store_.write([&](store::WriteTransaction& tx) {
     bj::object doc = load(tx, id);
     change(doc);

@@ -5,6 +5,7 @@
 #include <boost/json/value.hpp>
 #include <string>
 
+#include "tams/core/metadata_cache.h"
 #include "tams/core/principal.h"
 #include "tams/model/paging.h"
 #include "tams/store/metadata_store.h"
@@ -16,12 +17,16 @@ namespace tams::core {
 // invalid input).
 class Sources {
  public:
-  explicit Sources(store::MetadataStore& store) : store_(store) {}
+  // `cache` (optional, outliving this) keeps source documents; every write here invalidates it.
+  explicit Sources(store::MetadataStore& store, MetadataCache* cache = nullptr)
+      : store_(store), cache_(cache) {}
 
   // A page of sources (with the computed source_collection / collected_by).
   model::Page<boost::json::object> list(const store::SourceFilter& filter,
                                         const model::PageRequest& page);
-  boost::json::object get(const std::string& id);
+  boost::json::object get(const std::string& id) { return *document(id); }
+  // The source with its computed collections, shared (from the cache when there is one).
+  std::shared_ptr<const boost::json::object> document(const std::string& id);
 
   // The source's tags object ({} when it has none).
   boost::json::object tags(const std::string& id);
@@ -47,6 +52,7 @@ class Sources {
   void update(const std::string& id, const Principal& who, F&& change);
 
   store::MetadataStore& store_;
+  MetadataCache* cache_;
 };
 
 }  // namespace tams::core

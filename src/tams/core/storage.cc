@@ -53,23 +53,27 @@ bj::object Storage::allocate(const std::string& flow_id, const bj::value* body,
     for (int64_t i = 0; i < n; ++i) ids.push_back(new_id());
   }
 
-  std::string container;
+  // The URLs are signed inside the transaction: a store that cannot take uploads now rolls the
+  // allocation back and answers 503, leaving no allocation behind.
+  bj::array objects;
   store_.write([&](store::WriteTransaction& tx) {
-    container = require_container(load_writable_flow(tx, flow_id), "media objects");
+    const std::string container = require_container(load_writable_flow(tx, flow_id), "media objects");
     const int64_t expires = static_cast<int64_t>(std::time(nullptr)) +
                             options_.allocation_expiry_seconds;
+    objects.clear();
     for (const auto& id : ids) {
       if (tx.get_object(id)) bad_request("object_ids: object " + id + " already exists");
       tx.put_object(store::ObjectRecord{id, target->backend().id, flow_id, "", 0, false, expires});
+      std::string url;
+      try {
+        url = target->put_url(base_url, id);
+      } catch (const media::StoreUnavailable& e) {
+        throw Error(ErrorKind::kUnavailable, e.what());
+      }
+      objects.push_back(bj::object{
+          {"object_id", id}, {"put_url", bj::object{{"url", std::move(url)}, {"content-type", container}}}});
     }
   });
-
-  bj::array objects;
-  for (const auto& id : ids) {
-    objects.push_back(bj::object{
-        {"object_id", id},
-        {"put_url", bj::object{{"url", target->put_url(base_url, id)}, {"content-type", container}}}});
-  }
   return bj::object{{"media_objects", std::move(objects)}};
 }
 

@@ -17,26 +17,6 @@ constexpr std::string_view kExposedHeaders =
     "Link, Location, X-Paging-NextKey, X-Paging-Limit, X-Paging-Count, X-Paging-Timerange, "
     "X-Paging-Reverse-Order, Retry-After, ETag, Content-Range, Accept-Ranges";
 
-const char* method_name(Method m) {
-  switch (m) {
-    case Method::kGet:
-      return "GET";
-    case Method::kHead:
-      return "HEAD";
-    case Method::kPost:
-      return "POST";
-    case Method::kPut:
-      return "PUT";
-    case Method::kDelete:
-      return "DELETE";
-    case Method::kOptions:
-      return "OPTIONS";
-    case Method::kOther:
-      break;
-  }
-  return "?";
-}
-
 std::string allow_header(const std::vector<Method>& methods) {
   std::string out;
   auto add = [&](const char* name) {
@@ -73,7 +53,13 @@ bool parse_query(std::string_view query, std::vector<QueryParam>& out) {
 App::App(Router router, Authenticator authenticator, AppOptions options)
     : router_(std::move(router)),
       authenticator_(std::move(authenticator)),
-      options_(std::move(options)) {}
+      options_(std::move(options)) {
+  if (options_.metrics) metrics_ = std::make_unique<RequestMetrics>(router_, *options_.metrics);
+}
+
+bool App::is_public(const RouteOptions& route, const Request& request) {
+  return route.public_route || (route.public_on_loopback && request.from_loopback);
+}
 
 void App::add_cors(const Request& request, Response& response, bool preflight) const {
   if (request.origin.empty()) return;
@@ -113,13 +99,29 @@ Response App::exception_response(const Request& request) {
 }
 
 Response App::handle(Request& request) const {
+  const auto start = std::chrono::steady_clock::now();
+  struct InFlight {
+    obs::Gauge* gauge;
+    explicit InFlight(obs::Gauge* g) : gauge(g) {
+      if (gauge) gauge->add(1);
+    }
+    ~InFlight() {
+      if (gauge) gauge->add(-1);
+    }
+  } in_flight(metrics_ ? &metrics_->in_flight() : nullptr);
   Response response;
+  long route_index = -1;
   try {
-    response = dispatch(request);
+    response = dispatch(request, route_index);
   } catch (...) {
     response = exception_response(request);
   }
   add_cors(request, response, request.method == Method::kOptions);
+  if (metrics_) {
+    metrics_->record(request.method, route_index, response.status,
+                     response.file ? response.file->length : response.body.size(),
+                     std::chrono::steady_clock::now() - start);
+  }
   return response;
 }
 
@@ -168,10 +170,16 @@ std::optional<Response> App::authorize(const Request& request, const RouteOption
 
 App::BodyPlan App::plan_body(Request& request) const {
   BodyPlan plan;
+  const auto start = std::chrono::steady_clock::now();
+  long route_index = -1;
   auto refuse = [&](Response r) {
     plan.kind = BodyPlan::Kind::kRefuse;
     plan.refusal = std::move(r);
     add_cors(request, plan.refusal, false);
+    if (metrics_) {
+      metrics_->record(request.method, route_index, plan.refusal.status,
+                       plan.refusal.body.size(), std::chrono::steady_clock::now() - start);
+    }
     return std::move(plan);
   };
   try {
@@ -179,7 +187,8 @@ App::BodyPlan App::plan_body(Request& request) const {
     auto match = router_.match(request.method, request.path);
     if (match.outcome != Router::Outcome::kMatched || !match.options->stream_body) return plan;
     const RouteOptions& route = *match.options;
-    if (!route.public_route) {
+    route_index = static_cast<long>(match.index);
+    if (!is_public(route, request)) {
       if (auto r = authenticate(request)) return refuse(std::move(*r));
       if (auto r = authorize(request, route)) return refuse(std::move(*r));
     }
@@ -203,7 +212,7 @@ App::BodyPlan App::plan_body(Request& request) const {
   }
 }
 
-Response App::dispatch(Request& request) const {
+Response App::dispatch(Request& request, long& route_index) const {
   if (!prepare(request)) {
     return error_response(400, "bad_request",
                           "malformed percent-encoding or invalid UTF-8 in the query string");
@@ -219,8 +228,10 @@ Response App::dispatch(Request& request) const {
   }
 
   // Public routes (signed URLs) authorise each request themselves.
-  const bool is_public = match.outcome == Router::Outcome::kMatched && match.options->public_route;
-  if (!is_public) {
+  if (match.outcome == Router::Outcome::kMatched) route_index = static_cast<long>(match.index);
+  const bool public_request =
+      match.outcome == Router::Outcome::kMatched && is_public(*match.options, request);
+  if (!public_request) {
     if (auto r = authenticate(request)) return std::move(*r);
   }
 
@@ -241,7 +252,7 @@ Response App::dispatch(Request& request) const {
       break;
   }
   const RouteOptions& route = *match.options;
-  if (!is_public) {
+  if (!public_request) {
     if (auto r = authorize(request, route)) return std::move(*r);
   }
   request.path_params = std::move(match.params);

@@ -11,13 +11,16 @@
 
 #include "tams/http/auth.h"
 #include "tams/http/message.h"
+#include "tams/http/request_metrics.h"
 #include "tams/http/router.h"
+#include "tams/obs/metrics.h"
 
 namespace tams::http {
 
 struct AppOptions {
   std::vector<std::string> cors_origins;  // "*" or exact origins
   std::string public_url;                 // base for absolute URLs; empty = from Host
+  obs::Registry* metrics = nullptr;       // where requests are counted; null: not counted
 };
 
 // Immutable after construction; handle() is safe to call from many threads at once.
@@ -47,7 +50,10 @@ class App {
   Response handle(Request& request) const;
 
  private:
-  Response dispatch(Request& request) const;
+  // Sets `route_index` to the matched route's index (or leaves it -1).
+  Response dispatch(Request& request, long& route_index) const;
+  // True when the matched route asks no credentials of this request.
+  static bool is_public(const RouteOptions& route, const Request& request);
   // Splits the target into path and query and decodes the query; false when it is malformed.
   bool prepare(Request& request) const;
   // Sets request.principal, or returns the 401 response.
@@ -62,6 +68,7 @@ class App {
   Router router_;
   Authenticator authenticator_;
   AppOptions options_;
+  std::unique_ptr<RequestMetrics> metrics_;  // null when options_.metrics is
 };
 
 }  // namespace tams::http

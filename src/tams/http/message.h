@@ -17,6 +17,9 @@ namespace tams::http {
 
 enum class Method { kGet, kHead, kPost, kPut, kDelete, kOptions, kOther };
 
+// "GET", "HEAD", ...; "?" for kOther.
+const char* method_name(Method m);
+
 // One decoded query parameter, in the order the client sent them.
 struct QueryParam {
   std::string name;
@@ -53,6 +56,7 @@ struct Request {
   std::string if_none_match;
   std::string if_range;
   std::optional<uint64_t> content_length;  // absent for chunked bodies
+  bool from_loopback = false;              // the peer's address is 127.0.0.0/8 or ::1
   core::Principal principal;               // set by authentication
   std::string base_url;                    // "http://host:port" this request was addressed to
 

@@ -6,12 +6,25 @@
 
 namespace tams::http {
 
-Response json_response(int status, const boost::json::value& body) {
+namespace {
+template <class Json>
+Response serialized(int status, const Json& body) {
   Response r;
   r.status = status;
   r.body = boost::json::serialize(body);
   r.content_type = "application/json";
   return r;
+}
+}  // namespace
+
+Response json_response(int status, const boost::json::value& body) {
+  return serialized(status, body);
+}
+Response json_response(int status, const boost::json::object& body) {
+  return serialized(status, body);
+}
+Response json_response(int status, const boost::json::array& body) {
+  return serialized(status, body);
 }
 
 Response no_content() {

@@ -1,6 +1,8 @@
 // Building responses: JSON bodies, error.json bodies, status mapping of core errors.
 #pragma once
 
+#include <boost/json/array.hpp>
+#include <boost/json/object.hpp>
 #include <boost/json/value.hpp>
 #include <string_view>
 
@@ -11,6 +13,9 @@ namespace tams::http {
 
 // 200/201 with a JSON body.
 Response json_response(int status, const boost::json::value& body);
+// The same for an object or array, serialized in place (no copy into a value first).
+Response json_response(int status, const boost::json::object& body);
+Response json_response(int status, const boost::json::array& body);
 // 204, no body.
 Response no_content();
 

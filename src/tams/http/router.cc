@@ -65,7 +65,8 @@ Router::Match Router::match(Method method, std::string_view path) const {
   const auto segments = split_path(path);
   std::vector<std::string_view> captures;
   const Method wanted = method == Method::kHead ? Method::kGet : method;
-  for (const Route& route : routes_) {
+  for (size_t index = 0; index < routes_.size(); ++index) {
+    const Route& route = routes_[index];
     if (!match_parts(route.parts, segments, path, captures)) continue;
     if (std::find(result.allowed.begin(), result.allowed.end(), route.method) ==
         result.allowed.end()) {
@@ -85,6 +86,7 @@ Router::Match Router::match(Method method, std::string_view path) const {
     result.handler = &route.handler;
     result.options = &route.options;
     result.route = &route.route_template;
+    result.index = index;
   }
   if (result.outcome == Outcome::kNotFound && !result.allowed.empty()) {
     result.outcome = Outcome::kMethodNotAllowed;

@@ -18,8 +18,12 @@ using Handler = std::function<Response(Request&)>;
 
 // What a route needs beyond its handler.
 struct RouteOptions {
-  // No API credentials are asked for: the route authorises each request itself (signed URLs).
+  // No API credentials are asked for: the route authorises each request itself (signed URLs),
+  // or answers anybody (health).
   bool public_route = false;
+  // No API credentials are asked for when the client connects from a loopback address
+  // (Request::from_loopback); others need them as usual (metrics_access = loopback).
+  bool public_on_loopback = false;
   // The scope (core::kScope*) a caller needs for this route; unset = by method: GET/HEAD need
   // tams-api/read, PUT/POST/DELETE need tams-api/write. Ignored on public routes.
   std::optional<std::string_view> scope{};
@@ -47,11 +51,17 @@ class Router {
     const Handler* handler = nullptr;
     const RouteOptions* options = nullptr;
     const std::string* route = nullptr;
+    size_t index = 0;  // the matched route's position (see route_count), when kMatched
     std::vector<std::string> params;
     std::vector<Method> allowed;  // methods the path supports (for 405 and OPTIONS)
   };
   // Finds the route for `method` and raw `path`. A HEAD request matches the GET route.
   Match match(Method method, std::string_view path) const;
+
+  // The routes in the order they were added (for per-route bookkeeping such as metrics).
+  size_t route_count() const { return routes_.size(); }
+  Method route_method(size_t index) const { return routes_[index].method; }
+  const std::string& route_template(size_t index) const { return routes_[index].route_template; }
 
  private:
   struct Route {

@@ -305,7 +305,8 @@ struct Server::Impl {
   }
 
   // Reads one request and answers it. True when the connection may carry another request.
-  asio::awaitable<bool> exchange(beast::tcp_stream& stream, beast::flat_buffer& buffer) {
+  asio::awaitable<bool> exchange(beast::tcp_stream& stream, beast::flat_buffer& buffer,
+                                 bool from_loopback) {
     beast::error_code ec;
     // The header first: whether and where the body goes depends on the route.
     bhttp::request_parser<bhttp::empty_body> header_parser;
@@ -322,6 +323,7 @@ struct Server::Impl {
     }
     const auto& header = header_parser.get();
     Request req = to_request(header, header_parser.content_length());
+    req.from_loopback = from_loopback;
     const bool keep_alive = header.keep_alive();
     const unsigned version = header.version();
     const bool head = req.method == Method::kHead;
@@ -368,11 +370,18 @@ struct Server::Impl {
   }
 
   asio::awaitable<void> session(tcp::socket socket) {
+    beast::error_code ec;
+    const auto peer = socket.remote_endpoint(ec);
+    // An IPv4 client of a dual-stack socket arrives as ::ffff:127.x.x.x.
+    const auto address = !ec && peer.address().is_v6() && peer.address().to_v6().is_v4_mapped()
+                             ? asio::ip::address(asio::ip::make_address_v4(
+                                   asio::ip::v4_mapped, peer.address().to_v6()))
+                             : peer.address();
+    const bool from_loopback = !ec && address.is_loopback();
     beast::tcp_stream stream(std::move(socket));
     beast::flat_buffer buffer;
-    while (co_await exchange(stream, buffer)) {
+    while (co_await exchange(stream, buffer, from_loopback)) {
     }
-    beast::error_code ec;
     stream.socket().shutdown(tcp::socket::shutdown_send, ec);
   }
 

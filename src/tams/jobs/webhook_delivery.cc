@@ -25,11 +25,11 @@ constexpr int kMaxReadsPerPass = 16;  // per registration; the next pass goes on
 constexpr auto kPurgeInterval = std::chrono::seconds(1);
 constexpr auto kIdlePurgeInterval = std::chrono::seconds(60);
 
-int64_t now_ms() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
+// Free registrations claimed per pass at most (the ones already held stay held).
+constexpr int64_t kClaimsPerPass = 256;
+// A held registration with nothing to send is released after this long, so that any instance
+// may take it up; under steady traffic it stays with its holder (no claim/release per event).
+constexpr auto kIdleRelease = std::chrono::seconds(2);
 
 // URLs may carry secrets in their query: logs show scheme, host and path only.
 std::string loggable(const std::string& url) { return url.substr(0, url.find_first_of("?#")); }
@@ -169,6 +169,7 @@ WebhookDelivery::WebhookDelivery(store::MetadataStore& store, const media::Backe
     : store_(store), backends_(backends), sender_(std::move(sender)), options_(options) {
   options_.concurrency = std::max(1, options_.concurrency);
   options_.max_attempts = std::max<int64_t>(1, options_.max_attempts);
+  if (options_.lease.owner.empty()) options_.lease.owner = core::new_lease_owner();
 }
 
 void WebhookDelivery::start() {
@@ -189,9 +190,31 @@ void WebhookDelivery::stop() {
     if (t.joinable()) t.join();
   }
   senders_.clear();
+  // Deliveries aborted or not yet begun: another instance (or the next start) may go on at once.
+  release(std::vector<int64_t>(held_.begin(), held_.end()));
+  held_.clear();
+  idle_since_.clear();
   std::lock_guard lock(mutex_);
   jobs_.clear();
   busy_.clear();
+}
+
+void WebhookDelivery::release(const std::vector<int64_t>& ids) {
+  if (ids.empty()) return;
+  try {
+    store_.write([&](store::WriteTransaction& tx) {
+      for (int64_t id : ids) tx.release_webhook(id, options_.lease.owner);
+    });
+  } catch (const std::exception& e) {
+    spdlog::warn("webhooks: could not release {} registrations (their leases will end): {}",
+                 ids.size(), e.what());
+  }
+}
+
+void WebhookDelivery::lease_lost(const store::WebhookRecord& webhook) const {
+  spdlog::warn("webhook {}: no longer held by this instance (removed, or taken over by another "
+               "instance after its lease ended); its progress is left to the holder",
+               loggable(webhook.url));
 }
 
 void WebhookDelivery::nudge() {
@@ -240,20 +263,27 @@ std::chrono::milliseconds WebhookDelivery::dispatch_once() {
     std::erase_if(completed_, [&](const auto& entry) { return entry.second <= snapshot_epoch; });
   }
   std::vector<store::WebhookRecord> webhooks;
-  store_.read([&](store::Reader& r) { webhooks = r.list_webhooks(); });
+  store_.write([&](store::WriteTransaction& tx) {
+    webhooks = tx.claim_webhooks(options_.lease.claim(kClaimsPerPass));
+  });
+  held_.clear();
+  std::vector<int64_t> idle;  // idle long enough: released at the end of the pass
   int64_t wait_ms = options_.poll_interval.count();
-  const int64_t now = now_ms();
+  const int64_t now = core::unix_now_ms();
+  const auto steady_now = std::chrono::steady_clock::now();
   for (auto& webhook : webhooks) {
-    if (stopping_) break;
+    held_.insert(webhook.id);
+    if (stopping_) continue;  // stop() releases them
     {
       std::lock_guard lock(mutex_);
       if (busy_.count(webhook.id) > 0) continue;
       if (auto done = completed_.find(webhook.id);
           done != completed_.end() && done->second > snapshot_epoch) {
-        continue;  // finished after the snapshot: its cursor here is stale
+        continue;  // finished after the claim read it: its cursor here is stale
       }
     }
     if (webhook.next_attempt_ms > now) {
+      // Retrying: kept (and renewed) until the next attempt, so its order stays with us.
       wait_ms = std::min(wait_ms, webhook.next_attempt_ms - now);
       continue;
     }
@@ -277,23 +307,37 @@ std::chrono::milliseconds WebhookDelivery::dispatch_once() {
     }
     if (cursor != webhook.cursor) {
       // Passing over filtered events ends any retries of an event the filters now exclude.
+      bool held = false;
       store_.write([&](store::WriteTransaction& tx) {
-        tx.set_webhook_progress(webhook.id, cursor, 0, 0, "");
+        held = tx.set_webhook_progress(webhook.id, options_.lease.owner, cursor, 0, 0, "");
       });
+      if (!held) {
+        held_.erase(webhook.id);
+        lease_lost(webhook);
+        continue;
+      }
       webhook.cursor = cursor;
       webhook.attempts = 0;
       progressed_ = true;
     }
     if (more) wait_ms = 0;
-    if (!next) continue;
+    if (!next) {
+      const auto since = idle_since_.try_emplace(webhook.id, steady_now).first->second;
+      if (!more && steady_now - since >= kIdleRelease) idle.push_back(webhook.id);
+      continue;
+    }
+    idle_since_.erase(webhook.id);
     {
       std::lock_guard lock(mutex_);
-      if (stopping_) break;
+      if (stopping_) continue;
       busy_.insert(webhook.id);
       jobs_.push_back(Job{std::move(webhook), std::move(*next)});
     }
     sender_wake_.notify_one();
   }
+  release(idle);
+  for (int64_t id : idle) held_.erase(id);
+  std::erase_if(idle_since_, [&](const auto& entry) { return held_.count(entry.first) == 0; });
   return std::chrono::milliseconds(std::max<int64_t>(0, wait_ms));
 }
 
@@ -346,11 +390,14 @@ void WebhookDelivery::deliver(const Job& job) {
   }
   if (outcome.aborted) return;  // stopping: the event stays pending, not an attempt
 
+  const std::string& owner = options_.lease.owner;
+  bool held = false;
   if (outcome.delivered) {
     delivered_.fetch_add(1);
     store_.write([&](store::WriteTransaction& tx) {
-      tx.set_webhook_progress(webhook.id, event.seq, 0, 0, "");
+      held = tx.set_webhook_progress(webhook.id, owner, event.seq, 0, 0, "");
     });
+    if (!held) return lease_lost(webhook);
     progressed_ = true;
     spdlog::debug("webhook {}: delivered {} event {}", loggable(webhook.url), event.type,
                   event.seq);
@@ -363,9 +410,10 @@ void WebhookDelivery::deliver(const Job& job) {
     store::WebhookFailureRecord failure{webhook.id, webhook.url,   event.seq,          event.type,
                                         attempts,   outcome.error, core::now_rfc3339()};
     store_.write([&](store::WriteTransaction& tx) {
-      tx.add_webhook_failure(failure);
-      tx.set_webhook_progress(webhook.id, event.seq, 0, 0, outcome.error);
+      held = tx.set_webhook_progress(webhook.id, owner, event.seq, 0, 0, outcome.error);
+      if (held) tx.add_webhook_failure(failure);
     });
+    if (!held) return lease_lost(webhook);
     progressed_ = true;
     spdlog::warn("webhook {}: gave up delivering {} event {} after {} attempts: {}",
                  loggable(webhook.url), event.type, event.seq, attempts, outcome.error);
@@ -373,9 +421,10 @@ void WebhookDelivery::deliver(const Job& job) {
   }
   const auto delay = retry_delay(attempts, options_.retry_base, options_.retry_max, random_unit());
   store_.write([&](store::WriteTransaction& tx) {
-    tx.set_webhook_progress(webhook.id, webhook.cursor, attempts, now_ms() + delay.count(),
-                            outcome.error);
+    held = tx.set_webhook_progress(webhook.id, owner, webhook.cursor, attempts,
+                                   core::unix_now_ms() + delay.count(), outcome.error);
   });
+  if (!held) return lease_lost(webhook);
   spdlog::info("webhook {}: attempt {} of {} event {} failed: {}; next in {} ms",
                loggable(webhook.url), attempts, event.type, event.seq, outcome.error,
                delay.count());

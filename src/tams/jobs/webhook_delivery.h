@@ -16,6 +16,7 @@
 #include <utility>
 #include <vector>
 
+#include "tams/core/job_lease.h"
 #include "tams/core/url_policy.h"
 #include "tams/media/backends.h"
 #include "tams/store/metadata_store.h"
@@ -29,6 +30,9 @@ struct WebhookDeliveryOptions {
   std::chrono::milliseconds retry_base{1000};     // delay before the first retry
   std::chrono::milliseconds retry_max{300000};    // delays never exceed this
   std::chrono::milliseconds poll_interval{1000};  // look at the outbox at least this often
+  // Registrations are claimed under this lease (an empty owner gets a new one); it must be much
+  // longer than poll_interval, since each pass renews the leases held.
+  core::JobLease lease;
 };
 
 // One POST to a receiver.
@@ -68,12 +72,20 @@ struct WebhookCounters {
   uint64_t filtered = 0;         // events passed over because a registration's filters said so
 };
 
-// One dispatcher thread reads registrations and the outbox, and hands each registration's next
-// matching event to one of `concurrency` sender threads; a registration has at most one
+// One dispatcher thread claims registrations and reads the outbox, and hands each registration's
+// next matching event to one of `concurrency` sender threads; a registration has at most one
 // delivery in flight, so its events arrive in outbox order. Progress (the registration's
 // cursor, attempts, next attempt time) is committed after each attempt, so a restart resumes
 // where it stopped (an event delivered just before a crash may be delivered again: at least
 // once). Request threads only insert outbox rows and nudge().
+//
+// Several instances may deliver from one store: a registration is worked on only by the
+// instance holding its lease (store::WriteTransaction::claim_webhooks). Each pass claims free
+// registrations with events, renews the leases held once half is gone, and releases the
+// registrations that have had nothing to send for a while, so any instance may take them up
+// when new events arrive. Progress is
+// written only while the lease is held: an instance that stalled past its lease and was taken
+// over drops its delivery (the new holder may send that event again: at least once).
 class WebhookDelivery {
  public:
   WebhookDelivery(store::MetadataStore& store, const media::Backends& backends, PostSender sender,
@@ -101,6 +113,10 @@ class WebhookDelivery {
   std::chrono::milliseconds dispatch_once();
   void send_loop();
   void deliver(const Job& job);
+  // Gives up the leases on `ids`; errors are logged (the leases then end on their own).
+  void release(const std::vector<int64_t>& ids);
+  // Logs that registration `webhook` is no longer ours (removed or taken over).
+  void lease_lost(const store::WebhookRecord& webhook) const;
 
   store::MetadataStore& store_;
   const media::Backends& backends_;
@@ -118,6 +134,11 @@ class WebhookDelivery {
   // completed_ holds each registration's last completion epoch.
   uint64_t epoch_ = 0;
   std::map<int64_t, uint64_t> completed_;
+  // Registrations this instance held after the last pass (dispatcher thread only; released by
+  // stop()).
+  std::set<int64_t> held_;
+  // When each held registration was first seen with nothing to send (dispatcher thread only).
+  std::map<int64_t, std::chrono::steady_clock::time_point> idle_since_;
   std::atomic<bool> stopping_{false};
   std::atomic<bool> progressed_{false};  // some cursor moved since the last purge
   std::thread dispatcher_;

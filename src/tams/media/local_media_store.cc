@@ -65,15 +65,6 @@ bool is_uuid(std::string_view s) {
   return true;
 }
 
-std::string sha256_hex(std::string_view data) {
-  unsigned char digest[EVP_MAX_MD_SIZE];
-  unsigned int length = 0;
-  if (EVP_Digest(data.data(), data.size(), digest, &length, EVP_sha256(), nullptr) != 1) {
-    throw std::runtime_error("OpenSSL: SHA-256 failed");
-  }
-  return to_hex(digest, length);
-}
-
 // RFC 3986 unreserved characters pass; everything else (including '/') is %XX. An id that is
 // exactly "." or ".." would be a dot-segment that clients remove, so its dots are escaped too.
 std::string encode_object_id(std::string_view id) {
@@ -358,12 +349,26 @@ std::string LocalMediaStore::signed_url(const std::string& base_url, std::string
 
 std::string LocalMediaStore::put_url(const std::string& base_url,
                                      const std::string& object_id) const {
+  count_signed_url(SignedMethod::kPut);
   return signed_url(base_url, "PUT", object_id, unix_now() + options_.url_expiry_seconds);
 }
 
 std::string LocalMediaStore::get_url(const std::string& base_url,
                                      const std::string& object_id) const {
+  count_signed_url(SignedMethod::kGet);
   return signed_url(base_url, "GET", object_id, unix_now() + options_.url_expiry_seconds);
+}
+
+std::optional<std::string> LocalMediaStore::unreachable() const {
+  for (const fs::path* dir : {&objects_dir_, &temp_dir_}) {
+    struct stat st {};
+    if (::stat(dir->c_str(), &st) != 0) return "directory " + dir->string() + " is missing";
+    if (!S_ISDIR(st.st_mode)) return dir->string() + " is not a directory";
+    if (::access(dir->c_str(), W_OK | X_OK) != 0) {
+      return "directory " + dir->string() + " is not writable";
+    }
+  }
+  return std::nullopt;
 }
 
 fs::path LocalMediaStore::record_path(std::string_view object_id) const {

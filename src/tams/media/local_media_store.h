@@ -19,6 +19,7 @@
 // file.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <filesystem>
 #include <memory>
@@ -97,11 +98,16 @@ class LocalMediaStore : public MediaStore {
 
   const StorageBackend& backend() const override { return backend_; }
   const LocalMediaOptions& options() const { return options_; }
+  // Whether this backend is the default one (it is unless configured otherwise). Call before
+  // the store is shared between threads.
+  void set_default_storage(bool is_default) { backend_.default_storage = is_default; }
 
   // {base_url}/media/{id}?method=PUT&expires=...&signature=... (resp. method=GET), valid for
   // options().url_expiry_seconds from now. The id is percent-encoded, '/' as %2F.
   std::string put_url(const std::string& base_url, const std::string& object_id) const override;
   std::string get_url(const std::string& base_url, const std::string& object_id) const override;
+  // The objects directory is missing, not a directory, or not writable.
+  std::optional<std::string> unreachable() const override;
   // The same URL with an explicit method ("PUT" or "GET") and expiry (unix seconds).
   std::string signed_url(const std::string& base_url, std::string_view method,
                          std::string_view object_id, int64_t expires) const;

@@ -6,6 +6,7 @@
 #include <charconv>
 #include <climits>
 #include <stdexcept>
+#include <tuple>
 
 namespace tams::store {
 
@@ -99,6 +100,17 @@ std::optional<std::pair<int64_t, int64_t>> segment_page_window(
   if (query.reverse_order && after) highest = std::min(highest, *after);
   if (*lowest >= highest) return std::nullopt;
   return std::make_pair(*lowest, highest);
+}
+
+std::vector<DeletionRequestRecord> oldest_first(
+    std::vector<std::pair<std::string, DeletionRequestRecord>> claimed) {
+  std::sort(claimed.begin(), claimed.end(), [](const auto& a, const auto& b) {
+    return std::tie(a.first, a.second.id) < std::tie(b.first, b.second.id);
+  });
+  std::vector<DeletionRequestRecord> requests;
+  requests.reserve(claimed.size());
+  for (auto& entry : claimed) requests.push_back(std::move(entry.second));
+  return requests;
 }
 
 }  // namespace tams::store

@@ -8,6 +8,7 @@
 #include <string>
 #include <string_view>
 #include <utility>
+#include <vector>
 
 #include "tams/store/metadata_store.h"
 
@@ -48,5 +49,10 @@ using SegmentStartingBefore =
 // query.page.after is not a segment start.
 std::optional<std::pair<int64_t, int64_t>> segment_page_window(
     const SegmentQuery& query, const SegmentStartingBefore& starting_before);
+
+// Claimed deletion requests, each with its `created` column (RETURNING gives no order), in the
+// order claim_deletion_requests returns them: by `created`, then id.
+std::vector<DeletionRequestRecord> oldest_first(
+    std::vector<std::pair<std::string, DeletionRequestRecord>> claimed);
 
 }  // namespace tams::store

@@ -123,6 +123,30 @@ struct WebhookRecord {
   std::string last_error;       // of the last failed attempt
 };
 
+// ---- Background work across instances (migration 4) ----
+//
+// Several tams instances may share one store. Each item of background work (a deletion request,
+// a webhook registration's delivery, the bytes of a collected media object) is worked on by one
+// instance at a time, under a lease: a claim marks free items as held by its owner until a time,
+// in one atomic statement, and never returns an item another owner holds with a lease that has
+// not ended. Progress writes name the owner and apply only while it still holds the item, so an
+// instance that stalled past its lease and was taken over cannot overwrite the new holder's
+// progress (it learns that from the result and stops). Times are unix milliseconds.
+struct LeaseClaim {
+  std::string owner;     // the claiming instance (core::JobLease::owner), never empty
+  int64_t now_ms = 0;    // a lease ending at or before this is free
+  int64_t until_ms = 0;  // the end of the leases taken (or renewed) by the claim
+  int64_t limit = 1;     // at most this many items
+};
+
+// The bytes of a media object whose row the garbage collector has removed, waiting to be
+// deleted from its storage backend. Kept durably so a crash between the row and the bytes
+// deletion leaves no orphaned bytes.
+struct MediaDeletionRecord {
+  std::string object_id;
+  std::string storage_id;
+};
+
 // A delivery given up after the last allowed attempt.
 struct WebhookFailureRecord {
   int64_t webhook_id = 0;
@@ -195,8 +219,6 @@ class Reader {
   virtual std::optional<DeletionRequestRecord> get_deletion_request(const std::string& id) = 0;
   // All deletion requests, oldest first.
   virtual std::vector<DeletionRequestRecord> list_deletion_requests() = 0;
-  // Requests whose doc status is "created" or "started", oldest first (work for the worker).
-  virtual std::vector<DeletionRequestRecord> pending_deletion_requests() = 0;
 
   // ---- Webhooks ----
 
@@ -244,9 +266,30 @@ class WriteTransaction : public Reader {
   // Inserts or replaces an object row (all fields as given).
   virtual void put_object(const ObjectRecord& object) = 0;
   virtual void delete_object(const std::string& id) = 0;
+  // Removes up to `limit` objects that are garbage at unix time `now` (as garbage_objects lists
+  // them, judged inside this transaction, so a segment registered before it commits saves its
+  // object) and queues the bytes of those in a storage backend as media deletions. Returns the
+  // removed rows.
+  virtual std::vector<ObjectRecord> take_garbage_objects(int64_t now, int64_t limit) = 0;
+  // Claims queued media deletions whose lease is free or ended (never ones already held, even
+  // by claim.owner: a deletion that failed is retried only after its lease ends), each now held
+  // until claim.until_ms. Order unspecified.
+  virtual std::vector<MediaDeletionRecord> claim_media_deletions(const LeaseClaim& claim) = 0;
+  // Removes a media deletion from the queue once its bytes are gone (whoever holds it: deleting
+  // bytes twice is harmless).
+  virtual void delete_media_deletion(const std::string& object_id) = 0;
 
-  // Inserts or replaces a deletion request.
+  // Inserts or replaces a deletion request (its lease, if any, is kept).
   virtual void put_deletion_request(const DeletionRequestRecord& request) = 0;
+  // Claims pending deletion requests (doc status "created" or "started") that no other owner
+  // holds: free ones and ones whose lease ended. Returns them oldest first (by `created`, then
+  // id), each now held by claim.owner until claim.until_ms.
+  virtual std::vector<DeletionRequestRecord> claim_deletion_requests(const LeaseClaim& claim) = 0;
+  // Replaces the request's document (progress) and sets its lease end to `until_ms` (a renewal;
+  // 0 gives the lease up), only while `owner` holds it. False, and nothing written, when it does
+  // not (taken over after the lease ended, or the request is gone).
+  virtual bool update_deletion_request(const DeletionRequestRecord& request,
+                                       const std::string& owner, int64_t until_ms) = 0;
   // Removes deletion requests whose doc `expiry` (RFC 3339) is before `now_rfc3339`.
   virtual void purge_deletion_requests(const std::string& now_rfc3339) = 0;
 
@@ -261,9 +304,22 @@ class WriteTransaction : public Reader {
   virtual int64_t put_webhook(const WebhookRecord& webhook) = 0;
   // Removes the registration; false when there was none.
   virtual bool delete_webhook(const std::string& url, const std::string& api_key_name) = 0;
-  // Records delivery progress of registration `id` (no-op when it is gone).
-  virtual void set_webhook_progress(int64_t id, int64_t cursor, int64_t attempts,
-                                    int64_t next_attempt_ms, const std::string& last_error) = 0;
+  // Claims registrations for delivery and returns every registration claim.owner now holds, in
+  // id order, current as of this transaction. Claimed: at most claim.limit free ones (never
+  // leased, released, or lease ended) that are due (next_attempt_ms <= claim.now_ms) and have
+  // events after their cursor. Renewed: the owner's own whose lease has less than half of
+  // (claim.until_ms - claim.now_ms) left. Both then hold until claim.until_ms; the owner's other
+  // leases are left as they are, so a pass that changes nothing writes nothing.
+  virtual std::vector<WebhookRecord> claim_webhooks(const LeaseClaim& claim) = 0;
+  // Gives up `owner`'s lease on registration `id` so any instance may claim it at once. False
+  // when `owner` does not hold it.
+  virtual bool release_webhook(int64_t id, const std::string& owner) = 0;
+  // Records delivery progress of registration `id`, only while `owner` holds it (the lease end
+  // is not checked: a holder late but not taken over still counts). False, and nothing written,
+  // when another owner holds it, it was released, or it is gone.
+  virtual bool set_webhook_progress(int64_t id, const std::string& owner, int64_t cursor,
+                                    int64_t attempts, int64_t next_attempt_ms,
+                                    const std::string& last_error) = 0;
   // Records a given-up delivery (the newest 1,000 are kept).
   virtual void add_webhook_failure(const WebhookFailureRecord& failure) = 0;
   // Removes the events every registration has passed (all of them when none is registered).
@@ -273,9 +329,34 @@ class WriteTransaction : public Reader {
 
 // The metadata store. Thread-safe: any number of threads may call read() and write()
 // concurrently; writes are serialized.
+// Connections of one database endpoint in one state, for metrics.
+struct PoolConnections {
+  std::string endpoint;  // "sqlite", or a PostgreSQL server as host:port (never credentials)
+  std::string role;      // SQLite: "reader" or "writer"; PostgreSQL: "primary" or "replica"
+  std::string state;     // "in_use" or "idle"
+  int64_t count = 0;
+};
+
+// What the database holds, from counts kept current by every write (never a scan).
+struct StoredCounts {
+  int64_t segments = 0;
+  int64_t flows = 0;
+  int64_t sources = 0;
+};
+
 class MetadataStore {
  public:
   virtual ~MetadataStore() = default;
+
+  // How many connections are in use and idle now, per endpoint and role. Lock-free or nearly;
+  // never touches the database.
+  virtual std::vector<PoolConnections> pool_usage() const = 0;
+  // Reads the kept counts. Throws std::runtime_error (or store::Unavailable) when the database
+  // does not answer.
+  virtual StoredCounts stored_counts() = 0;
+  // Why the store cannot serve requests now (nullopt: it can), for GET /health/ready. The
+  // reason may name paths and hosts (for the log, not for clients).
+  virtual std::optional<std::string> not_ready() = 0;
 
   // Runs `fn` with a consistent snapshot. Exceptions from `fn` propagate.
   virtual void read(const std::function<void(Reader&)>& fn) = 0;

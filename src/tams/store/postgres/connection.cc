@@ -6,7 +6,10 @@
 #include <algorithm>
 #include <cerrno>
 #include <charconv>
+#include <chrono>
 #include <stdexcept>
+
+#include "tams/obs/metrics.h"
 
 namespace tams::store::postgres {
 
@@ -69,7 +72,8 @@ int64_t Result::affected() const {
 
 // ---- Connection ----
 
-Connection::Connection(const std::string& url, std::string label) : label_(std::move(label)) {
+Connection::Connection(const std::string& url, std::string label)
+    : label_(std::move(label)), address_(endpoint_address(url)) {
   // Our defaults come first: settings in the URL override them (libpq applies later keywords
   // over earlier ones, and expands `dbname` at its position).
   // synchronous_commit=on: a commit returns once its WAL is flushed (the server default, made
@@ -141,13 +145,24 @@ Result Connection::query(std::string_view name, std::string_view sql, const Para
     const std::string statement = "tams_" + std::to_string(next_statement_++);
     check(std::string(name) + " (prepare)",
           PQprepare(conn_, statement.c_str(), key.c_str(), 0, nullptr));
-    found = statements_.emplace(std::move(key), statement).first;
+    static auto& durations = obs::Registry::global().histogram(
+        "tams_db_query_duration_seconds",
+        "Time a named database statement was in use (binds, steps, reading rows).",
+        {"endpoint", "query"}, obs::buckets::kQuerySeconds);
+    found = statements_
+                .emplace(std::move(key),
+                         Prepared{statement, &durations.with({address_, std::string(name)})})
+                .first;
   }
   std::vector<const char*> values;
   values.reserve(params.values().size());
   for (const auto& value : params.values()) values.push_back(value ? value->c_str() : nullptr);
-  return check(name, PQexecPrepared(conn_, found->second.c_str(), static_cast<int>(values.size()),
-                                    values.data(), nullptr, nullptr, 0));
+  const auto started = std::chrono::steady_clock::now();
+  pg_result* result = PQexecPrepared(conn_, found->second.name.c_str(),
+                                     static_cast<int>(values.size()), values.data(), nullptr,
+                                     nullptr, 0);
+  found->second.duration->observe(std::chrono::steady_clock::now() - started);
+  return check(name, result);
 }
 
 int64_t Connection::copy_in(std::string_view name, std::string_view sql, std::string_view data) {
@@ -212,6 +227,22 @@ bool Connection::rollback() noexcept {
   const bool ok = result != nullptr && PQresultStatus(result) == PGRES_COMMAND_OK;
   PQclear(result);
   return ok && PQtransactionStatus(conn_) == PQTRANS_IDLE;
+}
+
+std::string endpoint_address(const std::string& url) {
+  std::string host;
+  std::string port;
+  PQconninfoOption* options = PQconninfoParse(url.c_str(), nullptr);
+  if (options != nullptr) {
+    for (PQconninfoOption* o = options; o->keyword != nullptr; ++o) {
+      if (o->val == nullptr) continue;
+      const std::string_view keyword = o->keyword;
+      if (keyword == "host") host = o->val;
+      if (keyword == "port") port = o->val;
+    }
+    PQconninfoFree(options);
+  }
+  return (host.empty() ? "localhost" : host) + ":" + (port.empty() ? "5432" : port);
 }
 
 std::string redact_url(std::string_view url) {

@@ -16,6 +16,10 @@
 struct pg_conn;
 struct pg_result;
 
+namespace tams::obs {
+class Histogram;
+}
+
 namespace tams::store::postgres {
 
 // The endpoint cannot serve this call: the connection could not be made, broke, or the server is
@@ -88,6 +92,8 @@ class Connection {
  public:
   // Connects to `url` (a postgres:// URI or key=value conninfo). `label` names the endpoint in
   // messages (the URL without its password). Throws EndpointFailure with libpq's reason.
+  // Each query()'s time (execution and receiving its rows) is observed on
+  // tams_db_query_duration_seconds{endpoint=endpoint_address(url), query=<name>}.
   Connection(const std::string& url, std::string label);
   Connection(const Connection&) = delete;
   Connection& operator=(const Connection&) = delete;
@@ -139,8 +145,17 @@ class Connection {
   uint64_t next_statement_ = 0;
   uint64_t statements_run_ = 0;
   int64_t rows_changed_ = 0;
-  std::unordered_map<std::string, std::string> statements_;  // SQL text -> prepared name
+  struct Prepared {
+    std::string name;                    // the server-side prepared statement's name
+    obs::Histogram* duration = nullptr;  // the statement's series, resolved when prepared
+  };
+  std::string address_;                                   // endpoint_address(url)
+  std::unordered_map<std::string, Prepared> statements_;  // SQL text -> prepared statement
 };
+
+// The server `url` names as host:port (libpq's defaults filled in: localhost, 5432), the form
+// metrics label an endpoint with; never credentials or the database name.
+std::string endpoint_address(const std::string& url);
 
 // `url` with any password replaced by "***" (postgres://user:***@host/db, password=***), for
 // logs and messages.

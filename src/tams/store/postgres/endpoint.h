@@ -25,13 +25,19 @@ class Endpoint {
   // A connection for one caller: an idle one from the pool, or a new one. Throws
   // EndpointFailure (and marks the endpoint down) when a new one cannot be made.
   std::unique_ptr<Connection> acquire();
-  // Gives a connection back. Broken connections, or ones beyond kMaxIdle, are closed instead.
+  // Gives a connection back. Broken connections, or ones beyond kMaxIdle, are closed instead;
+  // null when the caller closed it (it is no longer counted in use either way).
   void release(std::unique_ptr<Connection> connection);
   // Closes every idle connection (after the server went away, they are all dead).
   void drop_idle();
 
   const std::string& url() const { return url_; }
   const std::string& label() const { return label_; }
+  // host:port (endpoint_address), the endpoint's label in metrics.
+  const std::string& address() const { return address_; }
+  // Connections acquired and not yet released, and connections waiting idle in the pool.
+  int64_t in_use() const { return in_use_.load(std::memory_order_relaxed); }
+  int64_t idle() const { return idle_count_.load(std::memory_order_relaxed); }
 
   // ---- Health (written by the health check and by failing callers) ----
 
@@ -56,6 +62,9 @@ class Endpoint {
 
   const std::string url_;
   const std::string label_;
+  const std::string address_;
+  std::atomic<int64_t> in_use_{0};
+  std::atomic<int64_t> idle_count_{0};  // idle_.size(), readable without the lock
   std::mutex mutex_;
   std::vector<std::unique_ptr<Connection>> idle_;  // guarded by mutex_
   std::atomic<bool> up_{true};

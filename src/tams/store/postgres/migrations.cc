@@ -162,10 +162,56 @@ CREATE TABLE webhook_failures (
 );
 )sql";
 
+// Background work across instances (docs/architecture.md#the-postgresql-statements): leases on
+// webhook registrations and deletion requests, and the durable queue of media bytes to delete.
+// lease_owner is '' and lease_until_ms 0 when free; a lease whose end has passed is free too.
+constexpr std::string_view kMigration4 = R"sql(
+ALTER TABLE webhooks ADD COLUMN lease_owner TEXT NOT NULL DEFAULT '',
+                     ADD COLUMN lease_until_ms BIGINT NOT NULL DEFAULT 0;
+ALTER TABLE deletion_requests ADD COLUMN lease_owner TEXT NOT NULL DEFAULT '',
+                              ADD COLUMN lease_until_ms BIGINT NOT NULL DEFAULT 0;
+
+CREATE TABLE media_deletions (
+  object_id      TEXT PRIMARY KEY,
+  storage_id     TEXT NOT NULL,
+  lease_owner    TEXT NOT NULL DEFAULT '',
+  lease_until_ms BIGINT NOT NULL DEFAULT 0
+);
+)sql";
+
+// What /metrics reports as stored, kept current instead of counted per scrape: flows and sources
+// by triggers (their writes are rare), segments by the store, once per write transaction with
+// the transaction's net change (write transactions are serialized, so the row is no hot spot
+// beyond that lock).
+constexpr std::string_view kMigration5 = R"sql(
+CREATE TABLE stored_counts (
+  name TEXT PRIMARY KEY,
+  n    BIGINT NOT NULL
+);
+INSERT INTO stored_counts (name, n) VALUES
+  ('segments', (SELECT count(*) FROM segments)),
+  ('flows', (SELECT count(*) FROM flows)),
+  ('sources', (SELECT count(*) FROM sources));
+
+CREATE FUNCTION tams_count_stored() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  UPDATE stored_counts SET n = n + (CASE WHEN TG_OP = 'INSERT' THEN 1 ELSE -1 END)
+  WHERE name = TG_ARGV[0];
+  RETURN NULL;
+END
+$$;
+CREATE TRIGGER flows_counted AFTER INSERT OR DELETE ON flows
+  FOR EACH ROW EXECUTE FUNCTION tams_count_stored('flows');
+CREATE TRIGGER sources_counted AFTER INSERT OR DELETE ON sources
+  FOR EACH ROW EXECUTE FUNCTION tams_count_stored('sources');
+)sql";
+
 constexpr std::array kMigrations = {
     Migration{1, "sources_flows_settings_segments", kMigration1},
     Migration{2, "segments_objects_deletion_requests", kMigration2},
     Migration{3, "webhooks_events", kMigration3},
+    Migration{4, "job_leases", kMigration4},
+    Migration{5, "stored_counts", kMigration5},
 };
 
 constexpr std::string_view kAdvisoryLock = "SELECT pg_advisory_lock($1::bigint)";

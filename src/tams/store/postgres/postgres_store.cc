@@ -2,6 +2,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <array>
 #include <boost/json/serialize.hpp>
 #include <boost/json/value.hpp>
@@ -10,6 +11,7 @@
 #include <optional>
 #include <random>
 #include <stdexcept>
+#include <tuple>
 #include <utility>
 #include <variant>
 
@@ -43,6 +45,10 @@ constexpr std::string_view kWriteLock = "SELECT pg_advisory_xact_lock($1::bigint
 constexpr std::string_view kCommit = "COMMIT";
 // Delivered to every listening instance when (and only if) the transaction commits.
 constexpr std::string_view kNotifyChanges = "SELECT pg_notify($1, $2)";
+constexpr std::string_view kAddStoredSegments =
+    "UPDATE stored_counts SET n = n + $1 WHERE name = 'segments'";
+constexpr std::string_view kSelectStoredCounts = "SELECT name, n FROM stored_counts";
+constexpr std::string_view kSelectOne = "SELECT 1";
 
 // ---- Sources ----
 
@@ -182,6 +188,30 @@ constexpr std::string_view kUpsertObject =
     "reference_count = excluded.reference_count, ever_referenced = excluded.ever_referenced, "
     "expires_at = excluded.expires_at";
 constexpr std::string_view kDeleteObject = "DELETE FROM objects WHERE id = $1";
+// Garbage rows removed and the bytes of those in a storage backend queued for deletion, in one
+// statement; rows another transaction holds are skipped. Parameters: now (unix seconds), row
+// limit. ever_referenced is 0/1 (as in SQLite).
+constexpr std::string_view kTakeGarbageObjects =
+    "WITH gone AS (DELETE FROM objects WHERE id IN ("
+    "SELECT id FROM objects "
+    "WHERE (ever_referenced = 0 AND expires_at > 0 AND expires_at < $1) "
+    "OR (ever_referenced = 1 AND reference_count = 0) "
+    "ORDER BY id LIMIT $2 FOR UPDATE SKIP LOCKED) "
+    "RETURNING id, storage_id, allocated_for_flow, first_referenced_by_flow, reference_count, "
+    "ever_referenced, expires_at), "
+    "queued AS (INSERT INTO media_deletions (object_id, storage_id) "
+    "SELECT id, storage_id FROM gone WHERE COALESCE(storage_id, '') <> '' "
+    "ON CONFLICT (object_id) DO NOTHING) "
+    "SELECT * FROM gone";
+// Free or ended leases only (not the caller's own). Parameters: owner, now, lease end, limit.
+constexpr std::string_view kClaimMediaDeletions =
+    "WITH picked AS (SELECT object_id FROM media_deletions WHERE lease_until_ms <= $2 "
+    "ORDER BY object_id LIMIT $4 FOR UPDATE SKIP LOCKED) "
+    "UPDATE media_deletions m SET lease_owner = $1, lease_until_ms = $3 "
+    "FROM picked WHERE m.object_id = picked.object_id "
+    "RETURNING m.object_id, m.storage_id";
+constexpr std::string_view kDeleteMediaDeletion =
+    "DELETE FROM media_deletions WHERE object_id = $1";
 constexpr std::string_view kSelectObjectFlows =
     "SELECT flow_id FROM object_refs WHERE object_id = $1 AND flow_id > $2 "
     "ORDER BY flow_id LIMIT $3";
@@ -201,9 +231,20 @@ constexpr std::string_view kSelectDeletionRequest =
     "SELECT id, flow_id, doc FROM deletion_requests WHERE id = $1";
 constexpr std::string_view kSelectDeletionRequests =
     "SELECT id, flow_id, doc FROM deletion_requests ORDER BY created, id";
-constexpr std::string_view kSelectPendingDeletionRequests =
-    "SELECT id, flow_id, doc FROM deletion_requests "
-    "WHERE status IN ('created', 'started') ORDER BY created, id";
+// Pending requests whose lease is free or ended get the lease. RETURNING rows come in no
+// defined order: `created` is returned for sorting. Parameters: owner, now, lease end, limit.
+constexpr std::string_view kClaimDeletionRequests =
+    "WITH picked AS (SELECT id FROM deletion_requests "
+    "WHERE status IN ('created', 'started') AND lease_until_ms <= $2 "
+    "ORDER BY created, id LIMIT $4 FOR UPDATE SKIP LOCKED) "
+    "UPDATE deletion_requests d SET lease_owner = $1, lease_until_ms = $3 "
+    "FROM picked WHERE d.id = picked.id "
+    "RETURNING d.id, d.flow_id, d.doc, d.created";
+// Progress of a claimed request, only while the owner holds it. Parameters: id, owner, status,
+// expiry, doc, lease end (0 releases).
+constexpr std::string_view kUpdateHeldDeletionRequest =
+    "UPDATE deletion_requests SET status = $3, expiry = $4, doc = $5, lease_until_ms = $6 "
+    "WHERE id = $1 AND lease_owner = $2";
 constexpr std::string_view kUpsertDeletionRequest =
     "INSERT INTO deletion_requests (id, flow_id, status, created, expiry, doc) "
     "VALUES ($1, $2, $3, $4, $5, $6) "
@@ -238,7 +279,10 @@ constexpr std::array kTimelineStatements = {
     NamedSql{"kSelectUnreferencedObjects", kSelectUnreferencedObjects},
     NamedSql{"kSelectDeletionRequest", kSelectDeletionRequest},
     NamedSql{"kSelectDeletionRequests", kSelectDeletionRequests},
-    NamedSql{"kSelectPendingDeletionRequests", kSelectPendingDeletionRequests},
+    NamedSql{"kClaimDeletionRequests", kClaimDeletionRequests},
+    NamedSql{"kUpdateHeldDeletionRequest", kUpdateHeldDeletionRequest},
+    NamedSql{"kTakeGarbageObjects", kTakeGarbageObjects},
+    NamedSql{"kClaimMediaDeletions", kClaimMediaDeletions},
     NamedSql{"kUpsertDeletionRequest", kUpsertDeletionRequest},
     NamedSql{"kPurgeDeletionRequests", kPurgeDeletionRequests},
     NamedSql{"kUpdateSegmentsUpdated", kUpdateSegmentsUpdated},
@@ -281,9 +325,28 @@ constexpr std::string_view kUpsertWebhook =
     "base_url = excluded.base_url RETURNING id";
 constexpr std::string_view kDeleteWebhook =
     "DELETE FROM webhooks WHERE url = $1 AND api_key_name = $2 RETURNING id";
+// Free due registrations with events after their cursor are taken; the owner's own leases are
+// renewed once less than half is left ($5: the renewal threshold). Rows needing neither are not
+// written. Parameters: owner, now, lease end, row limit, renewal threshold.
+constexpr std::string_view kClaimWebhooks =
+    "UPDATE webhooks SET lease_owner = $1, lease_until_ms = $3 "
+    "WHERE (lease_owner = $1 AND lease_until_ms > $2 AND lease_until_ms < $5) "
+    "OR id IN (SELECT w.id FROM webhooks w "
+    "WHERE w.lease_until_ms <= $2 AND w.next_attempt_ms <= $2 "
+    "AND EXISTS (SELECT 1 FROM events e WHERE e.seq > w.cursor) "
+    "ORDER BY w.id LIMIT $4 FOR UPDATE SKIP LOCKED)";
+// Parameters: owner, now.
+constexpr std::string_view kSelectHeldWebhooks =
+    "SELECT id, url, api_key_name, doc, base_url, cursor, attempts, next_attempt_ms, last_error "
+    "FROM webhooks WHERE lease_owner = $1 AND lease_until_ms > $2 ORDER BY id";
+// Parameters: id, owner.
+constexpr std::string_view kReleaseWebhook =
+    "UPDATE webhooks SET lease_owner = '', lease_until_ms = 0 WHERE id = $1 AND lease_owner = $2";
+// Only while the owner holds the registration. Parameters: id, owner, cursor, attempts, next
+// attempt, last error.
 constexpr std::string_view kUpdateWebhookProgress =
-    "UPDATE webhooks SET cursor = $2, attempts = $3, next_attempt_ms = $4, last_error = $5 "
-    "WHERE id = $1";
+    "UPDATE webhooks SET cursor = $3, attempts = $4, next_attempt_ms = $5, last_error = $6 "
+    "WHERE id = $1 AND lease_owner = $2";
 constexpr std::string_view kInsertEvent =
     "INSERT INTO events (type, timestamp, subject, payload) VALUES ($1, $2, $3, $4) "
     "RETURNING seq";
@@ -319,6 +382,27 @@ ObjectRecord read_object(const Result& r, int row) {
   object.ever_referenced = r.int64(row, 5) != 0;
   object.expires_at = r.int64(row, 6);
   return object;
+}
+
+// Columns: id, url, api_key_name, doc, base_url, cursor, attempts, next_attempt_ms, last_error.
+WebhookRecord read_webhook(const Result& r, int row) {
+  WebhookRecord w;
+  w.id = r.int64(row, 0);
+  w.url = r.text(row, 1);
+  w.api_key_name = r.text(row, 2);
+  w.doc = parse_document(r.text(row, 3), "webhook", w.url);
+  w.base_url = r.text(row, 4);
+  w.cursor = r.int64(row, 5);
+  w.attempts = r.int64(row, 6);
+  w.next_attempt_ms = r.int64(row, 7);
+  w.last_error = r.text(row, 8);
+  return w;
+}
+
+// A claim's owner, now, lease end and row limit as parameters $1 to $4.
+Params claim_params(const LeaseClaim& claim) {
+  if (claim.owner.empty()) throw std::invalid_argument("lease claim without an owner");
+  return Params(claim.owner, claim.now_ms, claim.until_ms, claim.limit);
 }
 
 DeletionRequestRecord read_deletion_request(const Result& r, int row) {
@@ -394,6 +478,9 @@ class Listing {
 class Transaction final : public WriteTransaction {
  public:
   explicit Transaction(Connection& db) : db_(db) {}
+
+  // The connection the transaction runs on (for the store's own statements).
+  Connection& connection() { return db_; }
 
   std::optional<Document> get_source(const std::string& id) override {
     const Result r = db_.query("kSelectSourceById", kSelectSourceById, Params(id));
@@ -569,10 +656,6 @@ class Transaction final : public WriteTransaction {
     return select_deletion_requests("kSelectDeletionRequests", kSelectDeletionRequests);
   }
 
-  std::vector<DeletionRequestRecord> pending_deletion_requests() override {
-    return select_deletion_requests("kSelectPendingDeletionRequests",
-                                    kSelectPendingDeletionRequests);
-  }
 
   // ---- Webhooks ----
 
@@ -582,22 +665,7 @@ class Transaction final : public WriteTransaction {
   }
 
   std::vector<WebhookRecord> list_webhooks() override {
-    const Result r = db_.query("kSelectWebhooks", kSelectWebhooks);
-    std::vector<WebhookRecord> webhooks;
-    for (int row = 0; row < r.rows(); ++row) {
-      WebhookRecord w;
-      w.id = r.int64(row, 0);
-      w.url = r.text(row, 1);
-      w.api_key_name = r.text(row, 2);
-      w.doc = parse_document(r.text(row, 3), "webhook", w.url);
-      w.base_url = r.text(row, 4);
-      w.cursor = r.int64(row, 5);
-      w.attempts = r.int64(row, 6);
-      w.next_attempt_ms = r.int64(row, 7);
-      w.last_error = r.text(row, 8);
-      webhooks.push_back(std::move(w));
-    }
-    return webhooks;
+    return select_webhooks(db_.query("kSelectWebhooks", kSelectWebhooks));
   }
 
   std::vector<EventRecord> events_after(int64_t after, int64_t limit) override {
@@ -652,10 +720,24 @@ class Transaction final : public WriteTransaction {
     return db_.query("kDeleteWebhook", kDeleteWebhook, Params(url, api_key_name)).rows() > 0;
   }
 
-  void set_webhook_progress(int64_t id, int64_t cursor, int64_t attempts, int64_t next_attempt_ms,
+  std::vector<WebhookRecord> claim_webhooks(const LeaseClaim& claim) override {
+    Params params = claim_params(claim);
+    params.add(claim.now_ms + (claim.until_ms - claim.now_ms) / 2);
+    db_.query("kClaimWebhooks", kClaimWebhooks, params);
+    return select_webhooks(
+        db_.query("kSelectHeldWebhooks", kSelectHeldWebhooks, Params(claim.owner, claim.now_ms)));
+  }
+
+  bool release_webhook(int64_t id, const std::string& owner) override {
+    return db_.query("kReleaseWebhook", kReleaseWebhook, Params(id, owner)).affected() > 0;
+  }
+
+  bool set_webhook_progress(int64_t id, const std::string& owner, int64_t cursor,
+                            int64_t attempts, int64_t next_attempt_ms,
                             const std::string& last_error) override {
-    db_.query("kUpdateWebhookProgress", kUpdateWebhookProgress,
-              Params(id, cursor, attempts, next_attempt_ms, last_error));
+    return db_.query("kUpdateWebhookProgress", kUpdateWebhookProgress,
+                     Params(id, owner, cursor, attempts, next_attempt_ms, last_error))
+               .affected() > 0;
   }
 
   void add_webhook_failure(const WebhookFailureRecord& failure) override {
@@ -671,6 +753,8 @@ class Transaction final : public WriteTransaction {
   int64_t events_added() const { return events_added_; }
   // What this transaction changed that other instances may hold in memory.
   const ChangeSet& changes() const { return changes_; }
+  // Segments inserted minus segments deleted in this transaction (for stored_counts).
+  int64_t segments_delta() const { return segments_delta_; }
 
   void put_source(const Document& source) override {
     const std::string_view id = required_string(source, "id", "put_source");
@@ -753,6 +837,7 @@ class Transaction final : public WriteTransaction {
     }
     db_.note_rows_changed(inserted.int64(0, 0));
     changes_.add({Change::Kind::kSegments, segment.flow_id});
+    ++segments_delta_;
   }
 
   std::vector<SegmentRecord> delete_segments(const std::string& flow_id,
@@ -786,6 +871,7 @@ class Transaction final : public WriteTransaction {
       }
       db_.query("kReleaseObject", kReleaseObject, Params(object, count));
     }
+    segments_delta_ -= static_cast<int64_t>(deleted.size());
     return deleted;
   }
 
@@ -801,12 +887,59 @@ class Transaction final : public WriteTransaction {
     db_.query("kDeleteObject", kDeleteObject, Params(id));
   }
 
+  std::vector<ObjectRecord> take_garbage_objects(int64_t now, int64_t limit) override {
+    std::vector<ObjectRecord> taken;
+    if (limit < 1) return taken;
+    const Result r = db_.query("kTakeGarbageObjects", kTakeGarbageObjects, Params(now, limit));
+    db_.note_rows_changed(r.rows());  // a SELECT whose CTEs write
+    taken.reserve(r.rows());
+    for (int row = 0; row < r.rows(); ++row) taken.push_back(read_object(r, row));
+    return taken;
+  }
+
+  std::vector<MediaDeletionRecord> claim_media_deletions(const LeaseClaim& claim) override {
+    std::vector<MediaDeletionRecord> claimed;
+    if (claim.limit < 1) return claimed;
+    const Result r = db_.query("kClaimMediaDeletions", kClaimMediaDeletions, claim_params(claim));
+    claimed.reserve(r.rows());
+    for (int row = 0; row < r.rows(); ++row) claimed.push_back({r.text(row, 0), r.text(row, 1)});
+    return claimed;
+  }
+
+  void delete_media_deletion(const std::string& object_id) override {
+    db_.query("kDeleteMediaDeletion", kDeleteMediaDeletion, Params(object_id));
+  }
+
   void put_deletion_request(const DeletionRequestRecord& request) override {
     if (request.id.empty()) throw std::invalid_argument("put_deletion_request: empty id");
     const std::string_view status = required_string(request.doc, "status", "put_deletion_request");
     db_.query("kUpsertDeletionRequest", kUpsertDeletionRequest,
               Params(request.id, request.flow_id, status, optional_string(request.doc, "created"),
                      optional_string(request.doc, "expiry"), boost::json::serialize(request.doc)));
+  }
+
+  std::vector<DeletionRequestRecord> claim_deletion_requests(const LeaseClaim& claim) override {
+    std::vector<DeletionRequestRecord> requests;
+    if (claim.limit < 1) return requests;
+    const Result r =
+        db_.query("kClaimDeletionRequests", kClaimDeletionRequests, claim_params(claim));
+    // (created, request): RETURNING gives no order.
+    std::vector<std::pair<std::string, DeletionRequestRecord>> claimed;
+    claimed.reserve(r.rows());
+    for (int row = 0; row < r.rows(); ++row) {
+      claimed.emplace_back(r.text(row, 3), read_deletion_request(r, row));
+    }
+    return oldest_first(std::move(claimed));
+  }
+
+  bool update_deletion_request(const DeletionRequestRecord& request, const std::string& owner,
+                               int64_t until_ms) override {
+    const std::string_view status =
+        required_string(request.doc, "status", "update_deletion_request");
+    return db_.query("kUpdateHeldDeletionRequest", kUpdateHeldDeletionRequest,
+                     Params(request.id, owner, status, optional_string(request.doc, "expiry"),
+                            boost::json::serialize(request.doc), until_ms))
+               .affected() > 0;
   }
 
   void purge_deletion_requests(const std::string& now_rfc3339) override {
@@ -829,6 +962,13 @@ class Transaction final : public WriteTransaction {
     requests.reserve(r.rows());
     for (int row = 0; row < r.rows(); ++row) requests.push_back(read_deletion_request(r, row));
     return requests;
+  }
+
+  static std::vector<WebhookRecord> select_webhooks(const Result& r) {
+    std::vector<WebhookRecord> webhooks;
+    webhooks.reserve(r.rows());
+    for (int row = 0; row < r.rows(); ++row) webhooks.push_back(read_webhook(r, row));
+    return webhooks;
   }
 
   std::vector<std::string> select_ids(std::string_view name, std::string_view sql,
@@ -856,6 +996,7 @@ class Transaction final : public WriteTransaction {
   Connection& db_;
   int64_t events_added_ = 0;
   ChangeSet changes_;
+  int64_t segments_delta_ = 0;
 };
 
 int64_t steady_ms() {
@@ -1006,6 +1147,9 @@ void PostgresStore::write(const std::function<void(WriteTransaction&)>& fn) {
     const int64_t changed_before = (*db)->rows_changed();
     Transaction transaction(**db);
     fn(transaction);
+    if (transaction.segments_delta() != 0) {
+      (*db)->query("kAddStoredSegments", kAddStoredSegments, Params(transaction.segments_delta()));
+    }
     if (!transaction.changes().empty()) {
       (*db)->query("kNotifyChanges", kNotifyChanges,
                    Params(kChangeChannel, encode_notice(origin_, transaction.changes())));
@@ -1047,5 +1191,46 @@ std::vector<EndpointStatus> PostgresStore::endpoints() const {
 }
 
 void PostgresStore::check_health() { health_->check_once(); }
+
+std::vector<PoolConnections> PostgresStore::pool_usage() const {
+  std::vector<PoolConnections> usage;
+  const auto add = [&usage](const Endpoint& endpoint, const char* role) {
+    usage.push_back({endpoint.address(), role, "in_use", endpoint.in_use()});
+    usage.push_back({endpoint.address(), role, "idle", endpoint.idle()});
+  };
+  add(*primary_, "primary");
+  for (const auto& replica : replicas_) add(*replica, "replica");
+  return usage;
+}
+
+StoredCounts PostgresStore::stored_counts() {
+  StoredCounts counts;
+  read([&counts](Reader& reader) {
+    Connection& db = static_cast<Transaction&>(reader).connection();
+    const Result r = db.query("kSelectStoredCounts", kSelectStoredCounts);
+    for (int row = 0; row < r.rows(); ++row) {
+      const std::string name = r.text(row, 0);
+      const int64_t n = r.int64(row, 1);
+      if (name == "segments") counts.segments = n;
+      if (name == "flows") counts.flows = n;
+      if (name == "sources") counts.sources = n;
+    }
+  });
+  return counts;
+}
+
+std::optional<std::string> PostgresStore::not_ready() {
+  // Reads fall back to the primary, so a primary that answers serves both reads and writes; with
+  // it down, reads might go on from replicas but every write would fail: not ready.
+  try {
+    Lease db(*primary_);
+    db->query("kSelectOne", kSelectOne);
+    primary_->mark_up();
+  } catch (const std::exception& e) {
+    if (dynamic_cast<const EndpointFailure*>(&e) != nullptr) primary_->mark_down();
+    return std::string("primary: ") + e.what();
+  }
+  return std::nullopt;
+}
 
 }  // namespace tams::store::postgres

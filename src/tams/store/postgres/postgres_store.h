@@ -95,6 +95,14 @@ class PostgresStore final : public MetadataStore {
   // True while the change listener's LISTEN is in effect (tests).
   bool listening_for_changes() const;
 
+  // See MetadataStore. Per endpoint (its host:port), role "primary" or "replica": connections
+  // leased now ("in_use") and waiting in its pool ("idle").
+  std::vector<PoolConnections> pool_usage() const override;
+  // Read like any read() (a replica when one is fresh).
+  StoredCounts stored_counts() override;
+  // Ready when the primary answers a query (docs/decisions.md): reads can be served then too.
+  std::optional<std::string> not_ready() override;
+
   // The primary then each replica, as last seen.
   std::vector<EndpointStatus> endpoints() const;
   // Runs one health check of every endpoint now (tests; the background thread does this every

@@ -5,6 +5,8 @@
 #include <stdexcept>
 #include <utility>
 
+#include "tams/obs/metrics.h"
+
 namespace tams::store::sqlite {
 
 void throw_sqlite_error(sqlite3* db, std::string_view name, int rc) {
@@ -19,15 +21,18 @@ void throw_sqlite_error(sqlite3* db, std::string_view name, int rc) {
 // ---- Statement ----
 
 Statement::Statement(Connection* connection, Cached* cached)
-    : connection_(connection), cached_(cached) {
+    : connection_(connection), cached_(cached), borrowed_(std::chrono::steady_clock::now()) {
   cached_->in_use = true;
 }
 
 Statement::Statement(Statement&& other) noexcept
-    : connection_(other.connection_), cached_(std::exchange(other.cached_, nullptr)) {}
+    : connection_(other.connection_),
+      cached_(std::exchange(other.cached_, nullptr)),
+      borrowed_(other.borrowed_) {}
 
 Statement::~Statement() {
   if (cached_ == nullptr) return;
+  cached_->duration->observe(std::chrono::steady_clock::now() - borrowed_);
   // reset() repeats the last step's error code; that error was already reported by step().
   sqlite3_reset(cached_->stmt);
   sqlite3_clear_bindings(cached_->stmt);
@@ -147,7 +152,14 @@ Statement Connection::prepare(std::string_view name, std::string_view sql) {
       sqlite3_finalize(stmt);
       throw std::logic_error("SQL of " + std::string(name) + " is not exactly one statement");
     }
-    found = statements_.emplace(std::string(sql), Statement::Cached{stmt, std::string(name), false})
+    static auto& durations = obs::Registry::global().histogram(
+        "tams_db_query_duration_seconds",
+        "Time a named database statement was in use (binds, steps, reading rows).",
+        {"endpoint", "query"}, obs::buckets::kQuerySeconds);
+    obs::Histogram* duration = &durations.with({"sqlite", name});
+    found = statements_
+                .emplace(std::string(sql),
+                         Statement::Cached{stmt, std::string(name), false, duration})
                 .first;
   }
   if (found->second.in_use) {

@@ -183,10 +183,53 @@ CREATE TABLE webhook_failures (
 );
 )sql";
 
+// Background work across instances: leases on webhook registrations and deletion requests, and
+// the durable queue of media bytes to delete (see MetadataStore's LeaseClaim). lease_owner is ''
+// and lease_until_ms 0 when free; a lease whose end has passed is free too.
+// - media_deletions: the bytes of objects whose row the garbage collector removed, deleted from
+//   their backend afterwards; the entry goes once the bytes are gone.
+constexpr std::string_view kMigration4 = R"sql(
+ALTER TABLE webhooks ADD COLUMN lease_owner TEXT NOT NULL DEFAULT '';
+ALTER TABLE webhooks ADD COLUMN lease_until_ms INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE deletion_requests ADD COLUMN lease_owner TEXT NOT NULL DEFAULT '';
+ALTER TABLE deletion_requests ADD COLUMN lease_until_ms INTEGER NOT NULL DEFAULT 0;
+
+CREATE TABLE media_deletions (
+  object_id      TEXT PRIMARY KEY,
+  storage_id     TEXT NOT NULL,
+  lease_owner    TEXT NOT NULL DEFAULT '',
+  lease_until_ms INTEGER NOT NULL DEFAULT 0
+) WITHOUT ROWID;
+)sql";
+
+// What /metrics reports as stored, kept current instead of counted per scrape (a COUNT(*) over
+// millions of segments): flows and sources by triggers (their writes are rare), segments by the
+// store, once per write transaction with the transaction's net change.
+constexpr std::string_view kMigration5 = R"sql(
+CREATE TABLE stored_counts (
+  name TEXT PRIMARY KEY,
+  n    INTEGER NOT NULL
+) WITHOUT ROWID;
+INSERT INTO stored_counts (name, n) VALUES
+  ('segments', (SELECT COUNT(*) FROM segments)),
+  ('flows', (SELECT COUNT(*) FROM flows)),
+  ('sources', (SELECT COUNT(*) FROM sources));
+CREATE TRIGGER flows_counted_in AFTER INSERT ON flows
+  BEGIN UPDATE stored_counts SET n = n + 1 WHERE name = 'flows'; END;
+CREATE TRIGGER flows_counted_out AFTER DELETE ON flows
+  BEGIN UPDATE stored_counts SET n = n - 1 WHERE name = 'flows'; END;
+CREATE TRIGGER sources_counted_in AFTER INSERT ON sources
+  BEGIN UPDATE stored_counts SET n = n + 1 WHERE name = 'sources'; END;
+CREATE TRIGGER sources_counted_out AFTER DELETE ON sources
+  BEGIN UPDATE stored_counts SET n = n - 1 WHERE name = 'sources'; END;
+)sql";
+
 constexpr std::array kMigrations = {
     Migration{1, "sources_flows_settings_segments", kMigration1},
     Migration{2, "segments_objects_deletion_requests", kMigration2},
     Migration{3, "webhooks_events", kMigration3},
+    Migration{4, "job_leases", kMigration4},
+    Migration{5, "stored_counts", kMigration5},
 };
 
 constexpr std::string_view kCreateSchemaMigrations = R"sql(

@@ -3,6 +3,7 @@
 #include <sqlite3.h>
 
 #include <algorithm>
+#include <tuple>
 #include <array>
 #include <atomic>
 #include <boost/json/parse.hpp>
@@ -30,6 +31,9 @@ namespace {
 constexpr std::string_view kBeginRead = "BEGIN";
 constexpr std::string_view kBeginWrite = "BEGIN IMMEDIATE";
 constexpr std::string_view kCommit = "COMMIT";
+constexpr std::string_view kAddStoredSegments =
+    "UPDATE stored_counts SET n = n + ?1 WHERE name = 'segments'";
+constexpr std::string_view kSelectStoredCounts = "SELECT name, n FROM stored_counts";
 
 // ---- Connection setup ----
 
@@ -197,6 +201,17 @@ constexpr std::string_view kUpsertObject =
     "reference_count = excluded.reference_count, ever_referenced = excluded.ever_referenced, "
     "expires_at = excluded.expires_at";
 constexpr std::string_view kDeleteObject = "DELETE FROM objects WHERE id = ?1";
+// Parameters: object, storage id. An entry already queued for the id is kept as it is.
+constexpr std::string_view kInsertMediaDeletion =
+    "INSERT INTO media_deletions (object_id, storage_id) VALUES (?1, ?2) "
+    "ON CONFLICT (object_id) DO NOTHING";
+// Parameters: owner, now, lease end, row limit.
+constexpr std::string_view kClaimMediaDeletions =
+    "UPDATE media_deletions SET lease_owner = ?1, lease_until_ms = ?3 "
+    "WHERE object_id IN (SELECT object_id FROM media_deletions WHERE lease_until_ms <= ?2 "
+    "ORDER BY object_id LIMIT ?4) RETURNING object_id, storage_id";
+constexpr std::string_view kDeleteMediaDeletion =
+    "DELETE FROM media_deletions WHERE object_id = ?1";
 // Keyset page of an object's referencing flows. Parameters: object, after (flow id, '' for the
 // first page), row limit.
 constexpr std::string_view kSelectObjectFlows =
@@ -221,10 +236,20 @@ constexpr std::string_view kSelectDeletionRequest =
     "SELECT id, flow_id, doc FROM deletion_requests WHERE id = ?1";
 constexpr std::string_view kSelectDeletionRequests =
     "SELECT id, flow_id, doc FROM deletion_requests ORDER BY created, id";
-// The WHERE repeats deletion_requests_pending's so that SQLite uses that partial index.
-constexpr std::string_view kSelectPendingDeletionRequests =
-    "SELECT id, flow_id, doc FROM deletion_requests "
-    "WHERE status IN ('created', 'started') ORDER BY created, id";
+// Pending requests whose lease is free or ended get the lease. The subquery's WHERE repeats
+// deletion_requests_pending's so that SQLite walks that partial index in (created, id) order.
+// RETURNING rows come in no defined order: `created` is returned for sorting. Parameters: owner,
+// now, lease end, row limit.
+constexpr std::string_view kClaimDeletionRequests =
+    "UPDATE deletion_requests SET lease_owner = ?1, lease_until_ms = ?3 "
+    "WHERE id IN (SELECT id FROM deletion_requests WHERE status IN ('created', 'started') "
+    "AND lease_until_ms <= ?2 ORDER BY created, id LIMIT ?4) "
+    "RETURNING id, flow_id, doc, created";
+// Progress of a claimed request, only while the owner holds it. Parameters: id, owner, status,
+// expiry, doc, lease end.
+constexpr std::string_view kUpdateHeldDeletionRequest =
+    "UPDATE deletion_requests SET status = ?3, expiry = ?4, doc = ?5, lease_until_ms = ?6 "
+    "WHERE id = ?1 AND lease_owner = ?2";
 constexpr std::string_view kUpsertDeletionRequest =
     "INSERT INTO deletion_requests (id, flow_id, status, created, expiry, doc) "
     "VALUES (?1, ?2, ?3, ?4, ?5, ?6) "
@@ -262,7 +287,7 @@ constexpr std::array kTimelineStatements = {
     NamedSql{"kSelectUnreferencedObjects", kSelectUnreferencedObjects},
     NamedSql{"kSelectDeletionRequest", kSelectDeletionRequest},
     NamedSql{"kSelectDeletionRequests", kSelectDeletionRequests},
-    NamedSql{"kSelectPendingDeletionRequests", kSelectPendingDeletionRequests},
+    NamedSql{"kClaimDeletionRequests", kClaimDeletionRequests},
     NamedSql{"kUpsertDeletionRequest", kUpsertDeletionRequest},
     NamedSql{"kPurgeDeletionRequests", kPurgeDeletionRequests},
     NamedSql{"kUpdateSegmentsUpdated", kUpdateSegmentsUpdated},
@@ -307,9 +332,27 @@ constexpr std::string_view kUpsertWebhook =
     "base_url = excluded.base_url RETURNING id";
 constexpr std::string_view kDeleteWebhook =
     "DELETE FROM webhooks WHERE url = ?1 AND api_key_name = ?2 RETURNING id";
+// Free due registrations with events after their cursor are taken; the owner's own leases are
+// renewed once less than half is left (?5: the renewal threshold). Rows needing neither are
+// not written. Parameters: owner, now, lease end, row limit, renewal threshold.
+constexpr std::string_view kClaimWebhooks =
+    "UPDATE webhooks SET lease_owner = ?1, lease_until_ms = ?3 "
+    "WHERE (lease_owner = ?1 AND lease_until_ms > ?2 AND lease_until_ms < ?5) "
+    "OR id IN (SELECT w.id FROM webhooks w "
+    "WHERE w.lease_until_ms <= ?2 AND w.next_attempt_ms <= ?2 "
+    "AND EXISTS (SELECT 1 FROM events e WHERE e.seq > w.cursor) ORDER BY w.id LIMIT ?4)";
+// Parameters: owner, now.
+constexpr std::string_view kSelectHeldWebhooks =
+    "SELECT id, url, api_key_name, doc, base_url, cursor, attempts, next_attempt_ms, last_error "
+    "FROM webhooks WHERE lease_owner = ?1 AND lease_until_ms > ?2 ORDER BY id";
+// Parameters: id, owner.
+constexpr std::string_view kReleaseWebhook =
+    "UPDATE webhooks SET lease_owner = '', lease_until_ms = 0 WHERE id = ?1 AND lease_owner = ?2";
+// Only while the owner holds the registration. Parameters: id, owner, cursor, attempts, next
+// attempt, last error.
 constexpr std::string_view kUpdateWebhookProgress =
-    "UPDATE webhooks SET cursor = ?2, attempts = ?3, next_attempt_ms = ?4, last_error = ?5 "
-    "WHERE id = ?1";
+    "UPDATE webhooks SET cursor = ?3, attempts = ?4, next_attempt_ms = ?5, last_error = ?6 "
+    "WHERE id = ?1 AND lease_owner = ?2";
 constexpr std::string_view kInsertEvent =
     "INSERT INTO events (type, timestamp, subject, payload) VALUES (?1, ?2, ?3, ?4) "
     "RETURNING seq";
@@ -350,6 +393,27 @@ ObjectRecord read_object(const Statement& statement) {
   object.ever_referenced = statement.column_int64(5) != 0;
   object.expires_at = statement.column_int64(6);
   return object;
+}
+
+// Columns: id, url, api_key_name, doc, base_url, cursor, attempts, next_attempt_ms, last_error.
+WebhookRecord read_webhook(const Statement& statement) {
+  WebhookRecord w;
+  w.id = statement.column_int64(0);
+  w.url = statement.column_text(1);
+  w.api_key_name = statement.column_text(2);
+  w.doc = parse_document(statement.column_text(3), "webhook", w.url);
+  w.base_url = statement.column_text(4);
+  w.cursor = statement.column_int64(5);
+  w.attempts = statement.column_int64(6);
+  w.next_attempt_ms = statement.column_int64(7);
+  w.last_error = statement.column_text(8);
+  return w;
+}
+
+// Binds a claim's owner, now, lease end and row limit as parameters 1 to 4.
+void bind_claim(Statement& statement, const LeaseClaim& claim) {
+  if (claim.owner.empty()) throw std::invalid_argument("lease claim without an owner");
+  statement.bind(1, claim.owner).bind(2, claim.now_ms).bind(3, claim.until_ms).bind(4, claim.limit);
 }
 
 DeletionRequestRecord read_deletion_request(const Statement& statement) {
@@ -627,10 +691,6 @@ class Transaction final : public WriteTransaction {
     return select_deletion_requests("kSelectDeletionRequests", kSelectDeletionRequests);
   }
 
-  std::vector<DeletionRequestRecord> pending_deletion_requests() override {
-    return select_deletion_requests("kSelectPendingDeletionRequests",
-                                    kSelectPendingDeletionRequests);
-  }
 
   // ---- Webhooks ----
 
@@ -642,19 +702,7 @@ class Transaction final : public WriteTransaction {
   std::vector<WebhookRecord> list_webhooks() override {
     Statement statement = db_.prepare("kSelectWebhooks", kSelectWebhooks);
     std::vector<WebhookRecord> webhooks;
-    while (statement.step()) {
-      WebhookRecord w;
-      w.id = statement.column_int64(0);
-      w.url = statement.column_text(1);
-      w.api_key_name = statement.column_text(2);
-      w.doc = parse_document(statement.column_text(3), "webhook", w.url);
-      w.base_url = statement.column_text(4);
-      w.cursor = statement.column_int64(5);
-      w.attempts = statement.column_int64(6);
-      w.next_attempt_ms = statement.column_int64(7);
-      w.last_error = statement.column_text(8);
-      webhooks.push_back(std::move(w));
-    }
+    while (statement.step()) webhooks.push_back(read_webhook(statement));
     return webhooks;
   }
 
@@ -724,15 +772,36 @@ class Transaction final : public WriteTransaction {
     return found;
   }
 
-  void set_webhook_progress(int64_t id, int64_t cursor, int64_t attempts, int64_t next_attempt_ms,
+  std::vector<WebhookRecord> claim_webhooks(const LeaseClaim& claim) override {
+    {
+      Statement update = db_.prepare("kClaimWebhooks", kClaimWebhooks);
+      bind_claim(update, claim);
+      update.bind(5, claim.now_ms + (claim.until_ms - claim.now_ms) / 2).run();
+    }
+    Statement held = db_.prepare("kSelectHeldWebhooks", kSelectHeldWebhooks);
+    held.bind(1, claim.owner).bind(2, claim.now_ms);
+    std::vector<WebhookRecord> webhooks;
+    while (held.step()) webhooks.push_back(read_webhook(held));
+    return webhooks;
+  }
+
+  bool release_webhook(int64_t id, const std::string& owner) override {
+    db_.prepare("kReleaseWebhook", kReleaseWebhook).bind(1, id).bind(2, owner).run();
+    return sqlite3_changes64(db_.handle()) > 0;
+  }
+
+  bool set_webhook_progress(int64_t id, const std::string& owner, int64_t cursor,
+                            int64_t attempts, int64_t next_attempt_ms,
                             const std::string& last_error) override {
     db_.prepare("kUpdateWebhookProgress", kUpdateWebhookProgress)
         .bind(1, id)
-        .bind(2, cursor)
-        .bind(3, attempts)
-        .bind(4, next_attempt_ms)
-        .bind(5, last_error)
+        .bind(2, owner)
+        .bind(3, cursor)
+        .bind(4, attempts)
+        .bind(5, next_attempt_ms)
+        .bind(6, last_error)
         .run();
+    return sqlite3_changes64(db_.handle()) > 0;
   }
 
   void add_webhook_failure(const WebhookFailureRecord& failure) override {
@@ -755,6 +824,8 @@ class Transaction final : public WriteTransaction {
 
   // Events added in this transaction (for the store's event listener).
   int64_t events_added() const { return events_added_; }
+  // Segments inserted minus segments deleted in this transaction (for stored_counts).
+  int64_t segments_delta() const { return segments_delta_; }
 
   void put_source(const Document& source) override {
     const std::string_view id = required_string(source, "id", "put_source");
@@ -860,6 +931,7 @@ class Transaction final : public WriteTransaction {
         .bind(1, segment.object_id)
         .bind(2, segment.flow_id)
         .run();
+    ++segments_delta_;
   }
 
   std::vector<SegmentRecord> delete_segments(const std::string& flow_id,
@@ -912,6 +984,7 @@ class Transaction final : public WriteTransaction {
         db_.prepare("kDeleteObjectRefs", kDeleteObjectRefs).bind(1, object).bind(2, flow_id).run();
       db_.prepare("kReleaseObject", kReleaseObject).bind(1, object).bind(2, count).run();
     }
+    segments_delta_ -= static_cast<int64_t>(deleted.size());
     return deleted;
   }
 
@@ -932,6 +1005,32 @@ class Transaction final : public WriteTransaction {
     db_.prepare("kDeleteObject", kDeleteObject).bind(1, id).run();
   }
 
+  std::vector<ObjectRecord> take_garbage_objects(int64_t now, int64_t limit) override {
+    // Read and deleted by the one writer inside one transaction: nothing changes in between.
+    std::vector<ObjectRecord> taken = garbage_objects(now, limit);
+    for (const ObjectRecord& object : taken) {
+      delete_object(object.id);
+      if (object.storage_id.empty()) continue;  // external: no bytes of ours
+      db_.prepare("kInsertMediaDeletion", kInsertMediaDeletion)
+          .bind(1, object.id)
+          .bind(2, object.storage_id)
+          .run();
+    }
+    return taken;
+  }
+
+  std::vector<MediaDeletionRecord> claim_media_deletions(const LeaseClaim& claim) override {
+    return claim_rows("kClaimMediaDeletions", kClaimMediaDeletions, claim,
+                      [](const Statement& statement) {
+                        return MediaDeletionRecord{statement.column_text(0),
+                                                   statement.column_text(1)};
+                      });
+  }
+
+  void delete_media_deletion(const std::string& object_id) override {
+    db_.prepare("kDeleteMediaDeletion", kDeleteMediaDeletion).bind(1, object_id).run();
+  }
+
   void put_deletion_request(const DeletionRequestRecord& request) override {
     if (request.id.empty()) throw std::invalid_argument("put_deletion_request: empty id");
     const std::string_view status = required_string(request.doc, "status", "put_deletion_request");
@@ -940,6 +1039,28 @@ class Transaction final : public WriteTransaction {
     bind_optional(upsert, 4, optional_string(request.doc, "created"));
     bind_optional(upsert, 5, optional_string(request.doc, "expiry"));
     upsert.bind(6, boost::json::serialize(request.doc)).run();
+  }
+
+  std::vector<DeletionRequestRecord> claim_deletion_requests(const LeaseClaim& claim) override {
+    // (created, request): RETURNING gives no order.
+    std::vector<std::pair<std::string, DeletionRequestRecord>> claimed =
+        claim_rows("kClaimDeletionRequests", kClaimDeletionRequests, claim,
+                   [](const Statement& statement) {
+                     return std::make_pair(statement.column_text(3),
+                                           read_deletion_request(statement));
+                   });
+    return oldest_first(std::move(claimed));
+  }
+
+  bool update_deletion_request(const DeletionRequestRecord& request, const std::string& owner,
+                               int64_t until_ms) override {
+    const std::string_view status =
+        required_string(request.doc, "status", "update_deletion_request");
+    Statement update = db_.prepare("kUpdateHeldDeletionRequest", kUpdateHeldDeletionRequest);
+    update.bind(1, request.id).bind(2, owner).bind(3, status);
+    bind_optional(update, 4, optional_string(request.doc, "expiry"));
+    update.bind(5, boost::json::serialize(request.doc)).bind(6, until_ms).run();
+    return sqlite3_changes64(db_.handle()) > 0;
   }
 
   void purge_deletion_requests(const std::string& now_rfc3339) override {
@@ -953,6 +1074,19 @@ class Transaction final : public WriteTransaction {
     statement.bind(1, id);
     if (!statement.step()) return std::nullopt;
     return parse_document(statement.column_text(0), kind, id);
+  }
+
+  // Runs a claim statement (parameters: owner, now, lease end, row limit; see bind_claim) and
+  // reads each returned row with `read`.
+  template <class Read>
+  auto claim_rows(std::string_view name, std::string_view sql, const LeaseClaim& claim, Read read)
+      -> std::vector<decltype(read(std::declval<const Statement&>()))> {
+    std::vector<decltype(read(std::declval<const Statement&>()))> rows;
+    if (claim.limit < 1) return rows;
+    Statement statement = db_.prepare(name, sql);
+    bind_claim(statement, claim);
+    while (statement.step()) rows.push_back(read(statement));
+    return rows;
   }
 
   std::vector<DeletionRequestRecord> select_deletion_requests(std::string_view name,
@@ -989,6 +1123,7 @@ class Transaction final : public WriteTransaction {
 
   Connection& db_;
   int64_t events_added_ = 0;
+  int64_t segments_delta_ = 0;
 };
 
 // Clears the record of the thread inside write() however write() leaves.
@@ -1044,22 +1179,67 @@ SqliteStore::SqliteStore(std::string path, const SqliteOptions& options)
 SqliteStore::~SqliteStore() = default;
 
 std::unique_ptr<Connection> SqliteStore::acquire_reader() {
+  readers_in_use_.fetch_add(1, std::memory_order_relaxed);
   {
     std::lock_guard lock(readers_mutex_);
     if (!idle_readers_.empty()) {
       std::unique_ptr<Connection> reader = std::move(idle_readers_.back());
       idle_readers_.pop_back();
+      idle_count_.store(idle_readers_.size(), std::memory_order_relaxed);
       return reader;
     }
   }
-  auto reader = std::make_unique<Connection>(path_, Connection::Mode::kReadOnly);
-  sqlite3_busy_timeout(reader->handle(), options_.busy_timeout_ms);
-  return reader;
+  try {
+    auto reader = std::make_unique<Connection>(path_, Connection::Mode::kReadOnly);
+    sqlite3_busy_timeout(reader->handle(), options_.busy_timeout_ms);
+    return reader;
+  } catch (...) {
+    readers_in_use_.fetch_sub(1, std::memory_order_relaxed);
+    throw;
+  }
 }
 
 void SqliteStore::release_reader(std::unique_ptr<Connection> reader) {
+  readers_in_use_.fetch_sub(1, std::memory_order_relaxed);
   std::lock_guard lock(readers_mutex_);
-  if (idle_readers_.size() < kMaxIdleReaders) idle_readers_.push_back(std::move(reader));
+  if (reader && idle_readers_.size() < kMaxIdleReaders) idle_readers_.push_back(std::move(reader));
+  idle_count_.store(idle_readers_.size(), std::memory_order_relaxed);
+}
+
+std::vector<PoolConnections> SqliteStore::pool_usage() const {
+  return {{"sqlite", "reader", "in_use", readers_in_use_.load(std::memory_order_relaxed)},
+          {"sqlite", "reader", "idle", idle_count_.load(std::memory_order_relaxed)},
+          {"sqlite", "writer", "in_use", writer_busy_.load(std::memory_order_relaxed)}};
+}
+
+std::optional<std::string> SqliteStore::not_ready() {
+  try {
+    // One indexed read in a read transaction: the database opens, locks and answers.
+    read([](Reader& r) { r.get_setting("name"); });
+  } catch (const std::exception& e) {
+    return e.what();
+  }
+  return std::nullopt;
+}
+
+StoredCounts SqliteStore::stored_counts() {
+  StoredCounts counts;
+  std::unique_ptr<Connection> db = acquire_reader();
+  try {
+    Statement statement = db->prepare("kSelectStoredCounts", kSelectStoredCounts);
+    while (statement.step()) {
+      const std::string name = statement.column_text(0);
+      const int64_t n = statement.column_int64(1);
+      if (name == "segments") counts.segments = n;
+      if (name == "flows") counts.flows = n;
+      if (name == "sources") counts.sources = n;
+    }
+  } catch (...) {
+    release_reader(std::move(db));
+    throw;
+  }
+  release_reader(std::move(db));
+  return counts;
 }
 
 void SqliteStore::read(const std::function<void(Reader&)>& fn) {
@@ -1068,10 +1248,11 @@ void SqliteStore::read(const std::function<void(Reader&)>& fn) {
     db->prepare("kBeginRead", kBeginRead).run();
     Transaction transaction(*db);
     fn(transaction);
-    db->prepare("kCommit", kCommit).run();
+    db->prepare("kCommitRead", kCommit).run();
   } catch (...) {
     // A connection that cannot end its transaction is dropped rather than reused.
-    if (db->rollback()) release_reader(std::move(db));
+    if (!db->rollback()) db.reset();
+    release_reader(std::move(db));
     throw;
   }
   release_reader(std::move(db));
@@ -1083,6 +1264,11 @@ void SqliteStore::write(const std::function<void(WriteTransaction&)>& fn) {
   }
   std::lock_guard lock(write_mutex_);
   WritingThreadMark mark(writing_thread_);
+  struct Busy {
+    std::atomic<int64_t>& flag;
+    explicit Busy(std::atomic<int64_t>& f) : flag(f) { flag.store(1, std::memory_order_relaxed); }
+    ~Busy() { flag.store(0, std::memory_order_relaxed); }
+  } busy(writer_busy_);
   // Heals a connection left inside a transaction by an earlier failed rollback.
   if (!writer_->rollback()) {
     throw std::runtime_error("SQLite writer connection cannot end an earlier transaction");
@@ -1092,6 +1278,11 @@ void SqliteStore::write(const std::function<void(WriteTransaction&)>& fn) {
     writer_->prepare("kBeginWrite", kBeginWrite).run();
     Transaction transaction(*writer_);
     fn(transaction);
+    if (transaction.segments_delta() != 0) {
+      writer_->prepare("kAddStoredSegments", kAddStoredSegments)
+          .bind(1, transaction.segments_delta())
+          .run();
+    }
     writer_->prepare("kCommit", kCommit).run();
     events_added = transaction.events_added() > 0;
   } catch (...) {

@@ -67,6 +67,14 @@ class SqliteStore final : public MetadataStore {
   // quick and must not write (a nudge).
   void set_event_listener(std::function<void()> listener) override;
 
+  // See MetadataStore. Connections: readers inside read() ("reader" in_use), readers waiting
+  // idle in the pool ("reader" idle), the writer inside write() ("writer" in_use, 0 or 1).
+  std::vector<PoolConnections> pool_usage() const override;
+  // Throws std::runtime_error when SQLite fails.
+  StoredCounts stored_counts() override;
+  // Ready when a read transaction opens, locks and answers one indexed read.
+  std::optional<std::string> not_ready() override;
+
  private:
   SqliteStore(std::string path, const SqliteOptions& options);
 
@@ -87,6 +95,9 @@ class SqliteStore final : public MetadataStore {
 
   std::mutex readers_mutex_;
   std::vector<std::unique_ptr<Connection>> idle_readers_;  // guarded by readers_mutex_
+  std::atomic<int64_t> readers_in_use_{0};
+  std::atomic<int64_t> idle_count_{0};  // idle_readers_.size(), readable without the lock
+  std::atomic<int64_t> writer_busy_{0};
 };
 
 }  // namespace tams::store::sqlite

@@ -178,6 +178,12 @@ int serve(const tams::config::FlagOverrides& flags) {
       std::chrono::milliseconds(cfg.cache_segment_page_max_age_ms),
       std::chrono::milliseconds(cfg.media_url_expiry_seconds * 1000 / 2));
   tams::core::MetadataCache cache(cache_options);
+  // Other instances on the same database announce their changes (PostgreSQL LISTEN/NOTIFY).
+  store->set_change_listener([&cache](const tams::store::Change& c) { cache.invalidate(c); });
+  struct StopListening {  // before the cache goes, however serve() returns
+    tams::store::MetadataStore& store;
+    ~StopListening() { store.set_change_listener({}); }
+  } stop_listening{*store};
 
   tams::core::Service service(*store, TAMS_VERSION, /*webhooks=*/true);
   tams::core::Sources sources(*store, &cache);

@@ -22,6 +22,7 @@ import threading
 import time
 import uuid
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 import requests
@@ -61,7 +62,8 @@ def _no_5xx():
 
 def pg_server(which: str, action: str) -> None:
     """Stops or starts the cluster's primary or replica (tests/pg/pg_cluster.sh)."""
-    env = dict(os.environ, TAMS_PG_DIR=PG_DIR)
+    # The cluster's ports come from the URL: a cluster started on other ports restarts on them.
+    env = dict(os.environ, TAMS_PG_DIR=PG_DIR, TAMS_PG_PORT=str(urlsplit(PG_BASE).port or 5432))
     subprocess.run([str(CLUSTER_SCRIPT), which, action], check=True, env=env, timeout=120,
                    stdout=subprocess.DEVNULL)
 

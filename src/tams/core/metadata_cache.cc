@@ -27,4 +27,25 @@ MetadataCache::MetadataCache(MetadataCacheOptions options, obs::Registry& regist
                      counters<SegmentPage>(registry, "segment_pages"),
                      LruCache<SegmentPage>::Admission::kSecondMiss) {}
 
+void MetadataCache::invalidate(const store::Change& change) {
+  using Kind = store::Change::Kind;
+  switch (change.kind) {
+    case Kind::kSegments:
+      invalidate_segments(change.id);
+      return;
+    case Kind::kSource:
+      invalidate_source(change.id);
+      return;
+    case Kind::kFlowDeleted:
+      invalidate_deleted_flow(change.id);
+      return;
+    case Kind::kDocuments:
+      invalidate_all_documents();
+      return;
+    case Kind::kEverything:
+      break;
+  }
+  invalidate_everything();
+}
+
 }  // namespace tams::core

@@ -11,6 +11,7 @@
 
 #include "tams/core/lru_cache.h"
 #include "tams/obs/metrics.h"
+#include "tams/store/change.h"
 #include "tams/time/timerange.h"
 
 namespace tams::core {
@@ -72,6 +73,14 @@ class MetadataCache {
     segment_pages_.erase_group(flow_id);
     invalidate_all_documents();
   }
+  // Anything may have changed: drops everything.
+  void invalidate_everything() {
+    segment_pages_.clear();
+    invalidate_all_documents();
+  }
+  // Another instance committed `change` (store::MetadataStore::set_change_listener): the same
+  // invalidation its own write made there.
+  void invalidate(const store::Change& change);
 
  private:
   LruCache<boost::json::object> flows_;

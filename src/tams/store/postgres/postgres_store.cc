@@ -1220,17 +1220,26 @@ StoredCounts PostgresStore::stored_counts() {
 }
 
 std::optional<std::string> PostgresStore::not_ready() {
-  // Reads fall back to the primary, so a primary that answers serves both reads and writes; with
-  // it down, reads might go on from replicas but every write would fail: not ready.
-  try {
-    Lease db(*primary_);
-    db->query("kSelectOne", kSelectOne);
-    primary_->mark_up();
-  } catch (const std::exception& e) {
-    if (dynamic_cast<const EndpointFailure*>(&e) != nullptr) primary_->mark_down();
-    return std::string("primary: ") + e.what();
+  // Every instance shares the primary: were its loss to make them all unready, a load balancer
+  // would turn a read-only time into a full outage (docs/decisions.md).
+  std::string reasons;
+  const auto answers = [&reasons](Endpoint& endpoint, std::string_view role) {
+    try {
+      Lease db(endpoint);
+      db->query("kSelectOne", kSelectOne);
+      endpoint.mark_up();
+      return true;
+    } catch (const std::exception& e) {
+      if (dynamic_cast<const EndpointFailure*>(&e) != nullptr) endpoint.mark_down();
+      reasons += (reasons.empty() ? "" : "; ") + std::string(role) + ": " + e.what();
+      return false;
+    }
+  };
+  if (answers(*primary_, "primary")) return std::nullopt;
+  for (const auto& replica : replicas_) {
+    if (!replica->promoted() && answers(*replica, "replica")) return std::nullopt;
   }
-  return std::nullopt;
+  return reasons;
 }
 
 }  // namespace tams::store::postgres

@@ -100,7 +100,8 @@ class PostgresStore final : public MetadataStore {
   std::vector<PoolConnections> pool_usage() const override;
   // Read like any read() (a replica when one is fresh).
   StoredCounts stored_counts() override;
-  // Ready when the primary answers a query (docs/decisions.md): reads can be served then too.
+  // Ready while reads can be served: the primary answers a query, or else a replica does (writes
+  // answer 503 meanwhile; docs/decisions.md).
   std::optional<std::string> not_ready() override;
 
   // The primary then each replica, as last seen.

@@ -42,7 +42,8 @@ api: deps-test build
 
 # The PostgreSQL store: a throwaway primary + streaming replica (tests/pg/pg_cluster.sh), its unit
 # tests, then the whole black-box suite with every server on PostgreSQL (a database per server),
-# then tests/cluster (several instances on one PostgreSQL database behind haproxy).
+# then tests/cluster (the haproxy self-test, and three instances on one PostgreSQL database behind
+# haproxy with replica, primary and instance faults; ~40 s).
 # Release build only, to keep the run short.
 test-pg: deps-test build
 	@set -e; trap 'tests/pg/pg_cluster.sh stop' EXIT; \
@@ -52,7 +53,8 @@ test-pg: deps-test build
 	    build/unit_tests --gtest_filter='Postgres*'; \
 	  TAMS_TEST_DB=$$TAMS_TEST_PG_URL TAMS_TEST_PG_REPLICA_URL=$$TAMS_TEST_PG_REPLICA_URL \
 	    TAMS_TEST_PG_DIR=$$TAMS_TEST_PG_DIR TAMS_BINARY=$(CURDIR)/build/tams $(PYTEST) -q tests/api; \
-	  TAMS_TEST_DB=$$TAMS_TEST_PG_URL TAMS_BINARY=$(CURDIR)/build/tams $(PYTEST) -q tests/cluster
+	  TAMS_TEST_PG_URL=$$TAMS_TEST_PG_URL TAMS_TEST_PG_REPLICA_URL=$$TAMS_TEST_PG_REPLICA_URL \
+	    TAMS_TEST_PG_DIR=$$TAMS_TEST_PG_DIR TAMS_BINARY=$(CURDIR)/build/tams $(PYTEST) -q tests/cluster
 
 # The storage tests against a throw-away Ceph RADOS Gateway on 127.0.0.1 (tests/s3/rgw.sh installs
 # ceph-mon, ceph-osd and radosgw when missing); the gateway is stopped whatever the outcome.

@@ -19,8 +19,8 @@ import pytest
 import requests
 
 from tams_helpers import (
-    BASIC_AUTH, FLOW_LIST, REPO_ROOT, check, make_flow, pg_database_for, pg_url, psql,
-    pg_test_base, wait_for,
+    BASIC_AUTH, BASIC_PASS, BASIC_USER, FLOW_LIST, REPO_ROOT, check, make_flow, pg_database_for,
+    pg_url, psql, pg_test_base, wait_for,
 )
 
 REPLICA_BASE = os.environ.get("TAMS_TEST_PG_REPLICA_URL")
@@ -154,3 +154,26 @@ def test_reads_right_after_a_write_see_it(replicated_server):
         on_replica(srv, "SELECT pg_wal_replay_resume()")
     wait_for(lambda: api.get(f"/flows/{flow['id']}").status_code == 200,
              what="the replica catching up")
+
+
+def test_a_cache_fill_right_after_a_change_reads_the_primary(replicated_server):
+    """Replay paused on the replica: right after one client changes a flow, another client's read
+    (not pinned to the primary by a write of its own) fills the flow cache from the primary, so
+    the stale replica's copy is never cached; its listing, not cached, still comes from the
+    replica."""
+    srv = replicated_server(TAMS_AUTH_BASIC=f"{BASIC_USER}:{BASIC_PASS},other:other-pass",
+                            TAMS_DB_READ_PRIMARY_AFTER_WRITE_MS="0")
+    api, other = srv.api(), srv.api(auth=("other", "other-pass"))
+    flow = put_flow(api)
+    replicated(srv, flow["id"])
+    check(other.get(f"/flows/{flow['id']}"), 200, "flow.json")
+    on_replica(srv, "SELECT pg_wal_replay_pause()")
+    try:
+        check(api.put(f"/flows/{flow['id']}/label", json="changed"), 204)
+        listed = check(other.get("/flows"), 200, FLOW_LIST)
+        assert [f.get("label") for f in listed if f["id"] == flow["id"]] == [None], \
+            "the listing should come from the paused replica"
+        for _ in range(3):  # the first fills the cache, the others hit it
+            assert check(other.get(f"/flows/{flow['id']}"), 200, "flow.json")["label"] == "changed"
+    finally:
+        on_replica(srv, "SELECT pg_wal_replay_resume()")

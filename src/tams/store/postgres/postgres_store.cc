@@ -1224,6 +1224,13 @@ std::optional<std::string> PostgresStore::not_ready() {
   // would turn a read-only time into a full outage (docs/decisions.md).
   std::string reasons;
   const auto answers = [&reasons](Endpoint& endpoint, std::string_view role) {
+    // One the health check saw down is not asked: an unreachable host would hold the probe for
+    // the connect timeout, longer than a load balancer waits for an answer.
+    if (!endpoint.up()) {
+      reasons += (reasons.empty() ? "" : "; ") + std::string(role) + " " + endpoint.label() +
+                 ": down at the last health check";
+      return false;
+    }
     try {
       Lease db(endpoint);
       db->query("kSelectOne", kSelectOne);

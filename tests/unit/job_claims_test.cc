@@ -17,13 +17,13 @@
 #include <thread>
 #include <vector>
 
+#include "pg_test_database.h"
 #include "tams/core/deletions.h"
 #include "tams/core/flows.h"
 #include "tams/core/garbage.h"
 #include "tams/core/job_lease.h"
 #include "tams/jobs/webhook_delivery.h"
 #include "tams/media/backends.h"
-#include "pg_test_database.h"
 #include "tams/store/postgres/postgres_store.h"
 #include "tams/store/sqlite/sqlite_store.h"
 #include "test_support.h"
@@ -99,7 +99,7 @@ class JobClaimsTest : public ::testing::TestWithParam<std::string> {
     return out;
   }
 
-  std::string dir_;                                  // SQLite
+  std::string dir_;                                 // SQLite
   std::unique_ptr<test::PgTestDatabase> database_;  // PostgreSQL
   std::unique_ptr<store::MetadataStore> a_;         // instance A's handle
   std::unique_ptr<store::MetadataStore> b_;         // instance B's handle

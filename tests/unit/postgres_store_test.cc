@@ -19,11 +19,11 @@
 #include <thread>
 #include <vector>
 
+#include "pg_test_database.h"
 #include "tams/store/postgres/connection.h"
 #include "tams/store/postgres/read_routing.h"
 #include "tams/store/read_affinity.h"
 #include "tams/store/unavailable.h"
-#include "pg_test_database.h"
 
 namespace tams::store::postgres {
 namespace {
@@ -252,6 +252,50 @@ TEST_F(PostgresStoreTest, ExceptionRollsBackAndNestedWriteIsRefused) {
                std::logic_error);
   store.write([&](WriteTransaction& txn) { txn.put_flow(flow_doc("f2")); });
   store.read([&](Reader& reader) { EXPECT_TRUE(reader.get_flow("f2")); });
+}
+
+// tams_stored's counts follow committed writes only (segments per transaction, flows by
+// trigger); the pool and readiness report the primary by host:port.
+TEST_F(PostgresStoreTest, StoredCountsPoolUsageAndReadiness) {
+  PostgresStore& store = open();
+  const StoredCounts before = store.stored_counts();
+  store.write([&](WriteTransaction& txn) {
+    txn.put_flow(flow_doc("f1"));
+    txn.put_object(stored_object("o1"));
+    txn.insert_segment(segment("f1", 0, 10, "o1"));
+    txn.insert_segment(segment("f1", 10, 20, "o1"));
+    txn.insert_segment(segment("f1", 20, 30, "o1"));
+  });
+  EXPECT_THROW(store.write([&](WriteTransaction& txn) {
+    txn.insert_segment(segment("f1", 30, 40, "o1"));
+    throw std::runtime_error("boom");
+  }),
+               std::runtime_error);
+  StoredCounts after = store.stored_counts();
+  EXPECT_EQ(after.segments - before.segments, 3);
+  EXPECT_EQ(after.flows - before.flows, 1);
+  store.write([&](WriteTransaction& txn) {
+    txn.delete_segments("f1", time::TimeRange::half_open(0, 20), std::nullopt, 10);
+  });
+  EXPECT_EQ(store.stored_counts().segments - before.segments, 1);
+  store.write([&](WriteTransaction& txn) { txn.delete_flow("f1"); });
+  EXPECT_EQ(store.stored_counts().flows, before.flows);
+
+  const std::vector<PoolConnections> pool = store.pool_usage();
+  ASSERT_EQ(pool.size(), 2u);
+  const std::string address = endpoint_address(url_);
+  EXPECT_EQ(address.rfind("127.0.0.1:", 0), 0u) << address;
+  for (const PoolConnections& p : pool) {
+    EXPECT_EQ(p.endpoint, address);
+    EXPECT_EQ(p.role, "primary");
+  }
+  EXPECT_EQ(pool[0].state, "in_use");
+  EXPECT_EQ(pool[0].count, 0);
+  EXPECT_GE(pool[1].count, 1);  // idle after the writes
+  EXPECT_EQ(store.not_ready(), std::nullopt);
+
+  EXPECT_EQ(endpoint_address("postgres://tams:s3cret@127.0.0.1:1/tams"), "127.0.0.1:1");
+  EXPECT_EQ(endpoint_address("host=db dbname=tams"), "db:5432");
 }
 
 // Writers on two stores (as two tams instances would be) check for overlap, then insert: the

@@ -158,9 +158,9 @@ Result Connection::query(std::string_view name, std::string_view sql, const Para
   values.reserve(params.values().size());
   for (const auto& value : params.values()) values.push_back(value ? value->c_str() : nullptr);
   const auto started = std::chrono::steady_clock::now();
-  pg_result* result = PQexecPrepared(conn_, found->second.name.c_str(),
-                                     static_cast<int>(values.size()), values.data(), nullptr,
-                                     nullptr, 0);
+  pg_result* result =
+      PQexecPrepared(conn_, found->second.name.c_str(), static_cast<int>(values.size()),
+                     values.data(), nullptr, nullptr, 0);
   found->second.duration->observe(std::chrono::steady_clock::now() - started);
   return check(name, result);
 }

@@ -656,7 +656,6 @@ class Transaction final : public WriteTransaction {
     return select_deletion_requests("kSelectDeletionRequests", kSelectDeletionRequests);
   }
 
-
   // ---- Webhooks ----
 
   bool webhooks_registered() override {
@@ -732,9 +731,8 @@ class Transaction final : public WriteTransaction {
     return db_.query("kReleaseWebhook", kReleaseWebhook, Params(id, owner)).affected() > 0;
   }
 
-  bool set_webhook_progress(int64_t id, const std::string& owner, int64_t cursor,
-                            int64_t attempts, int64_t next_attempt_ms,
-                            const std::string& last_error) override {
+  bool set_webhook_progress(int64_t id, const std::string& owner, int64_t cursor, int64_t attempts,
+                            int64_t next_attempt_ms, const std::string& last_error) override {
     return db_.query("kUpdateWebhookProgress", kUpdateWebhookProgress,
                      Params(id, owner, cursor, attempts, next_attempt_ms, last_error))
                .affected() > 0;

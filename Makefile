@@ -1,8 +1,9 @@
 # make run   : install missing build packages, build Release, start `tams serve` (embedded default)
 # make test  : install what the tests need, build, run unit + black-box tests, the storage tests
 #              against a real S3 server (Ceph RGW, started and stopped here), the black-box tests
-#              again on PostgreSQL (test-pg), the benchmark smoke run, then unit + black-box under
-#              AddressSanitizer + UndefinedBehaviorSanitizer. Non-zero exit on any failure.
+#              again on PostgreSQL and the multi-instance tests (test-pg), the benchmark smoke run,
+#              then unit + black-box under AddressSanitizer + UndefinedBehaviorSanitizer. Non-zero
+#              exit on any failure.
 SHELL := /bin/bash
 JOBS ?= $(shell nproc)
 PYTEST := /usr/bin/python3 -m pytest

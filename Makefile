@@ -1,8 +1,9 @@
 # make run   : install missing build packages, build Release, start `tams serve` (embedded default)
 # make test  : install what the tests need, build, run unit + black-box tests, the storage tests
 #              against a real S3 server (Ceph RGW, started and stopped here), the black-box tests
-#              again on PostgreSQL (test-pg), the benchmark smoke run, then unit + black-box under
-#              AddressSanitizer + UndefinedBehaviorSanitizer. Non-zero exit on any failure.
+#              again on PostgreSQL and the multi-instance tests (test-pg), the benchmark smoke run,
+#              then unit + black-box under AddressSanitizer + UndefinedBehaviorSanitizer. Non-zero
+#              exit on any failure.
 SHELL := /bin/bash
 JOBS ?= $(shell nproc)
 PYTEST := /usr/bin/python3 -m pytest
@@ -42,7 +43,8 @@ api: deps-test build
 
 # The PostgreSQL store: a throwaway primary + streaming replica (tests/pg/pg_cluster.sh), its unit
 # tests, then the whole black-box suite with every server on PostgreSQL (a database per server),
-# then tests/cluster (several instances on one PostgreSQL database behind haproxy).
+# then tests/cluster (the haproxy self-test, and three instances on one PostgreSQL database behind
+# haproxy with replica, primary and instance faults; ~40 s).
 # Release build only, to keep the run short.
 test-pg: deps-test build
 	@set -e; trap 'tests/pg/pg_cluster.sh stop' EXIT; \
@@ -52,7 +54,8 @@ test-pg: deps-test build
 	    build/unit_tests --gtest_filter='Postgres*'; \
 	  TAMS_TEST_DB=$$TAMS_TEST_PG_URL TAMS_TEST_PG_REPLICA_URL=$$TAMS_TEST_PG_REPLICA_URL \
 	    TAMS_TEST_PG_DIR=$$TAMS_TEST_PG_DIR TAMS_BINARY=$(CURDIR)/build/tams $(PYTEST) -q tests/api; \
-	  TAMS_TEST_DB=$$TAMS_TEST_PG_URL TAMS_BINARY=$(CURDIR)/build/tams $(PYTEST) -q tests/cluster
+	  TAMS_TEST_PG_URL=$$TAMS_TEST_PG_URL TAMS_TEST_PG_REPLICA_URL=$$TAMS_TEST_PG_REPLICA_URL \
+	    TAMS_TEST_PG_DIR=$$TAMS_TEST_PG_DIR TAMS_BINARY=$(CURDIR)/build/tams $(PYTEST) -q tests/cluster
 
 # The storage tests against a throw-away Ceph RADOS Gateway on 127.0.0.1 (tests/s3/rgw.sh installs
 # ceph-mon, ceph-osd and radosgw when missing); the gateway is stopped whatever the outcome.

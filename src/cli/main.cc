@@ -177,7 +177,19 @@ int serve(const tams::config::FlagOverrides& flags) {
   cache_options.segment_page_max_age = std::min(
       std::chrono::milliseconds(cfg.cache_segment_page_max_age_ms),
       std::chrono::milliseconds(cfg.media_url_expiry_seconds * 1000 / 2));
+  // Replicas further behind than the lag bound are not read from; the lag is estimated once a
+  // second, so a change is on every replica read from within about the bound plus a second.
+  if (!cfg.db_replicas.empty()) {
+    cache_options.fill_from_primary_after_change =
+        std::chrono::milliseconds(cfg.db_replica_max_lag_ms + 1000);
+  }
   tams::core::MetadataCache cache(cache_options);
+  // Other instances on the same database announce their changes (PostgreSQL LISTEN/NOTIFY).
+  store->set_change_listener([&cache](const tams::store::Change& c) { cache.invalidate(c); });
+  struct StopListening {  // before the cache goes, however serve() returns
+    tams::store::MetadataStore& store;
+    ~StopListening() { store.set_change_listener({}); }
+  } stop_listening{*store};
 
   tams::core::Service service(*store, TAMS_VERSION, /*webhooks=*/true);
   tams::core::Sources sources(*store, &cache);

@@ -476,6 +476,18 @@ def server_env(credentials=True, extra=None):
     return env
 
 
+def wait_for(predicate, timeout=20.0, what="condition", interval=0.05):
+    """Polls `predicate` until it returns something truthy (returned) or `timeout` s pass."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{what} not reached within {timeout}s")
+        time.sleep(interval)
+
+
 class ServerFailed(Exception):
     pass
 

@@ -5,7 +5,11 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <atomic>
+#include <condition_variable>
+#include <functional>
+#include <mutex>
 #include <boost/json.hpp>
 #include <chrono>
 #include <cstdio>
@@ -517,6 +521,107 @@ TEST_F(PostgresStoreTest, ReplicaServesReadsAndThePinnedWindowReadsThePrimary) {
   EXPECT_TRUE(caught_up);
   // A standby refuses writes.
   EXPECT_THROW(control.exec("write", "CREATE TABLE nope (x int)"), std::runtime_error);
+}
+
+// ---- Change notices between instances ----
+
+// Changes a listener was called with, for waiting on them.
+class ChangeLog {
+ public:
+  void add(const Change &change) {
+    std::lock_guard lock(mutex_);
+    changes_.push_back(change);
+    cv_.notify_all();
+  }
+  // True once `change` arrived, within 5 s.
+  bool wait_for(const Change &change) {
+    std::unique_lock lock(mutex_);
+    return cv_.wait_for(lock, std::chrono::seconds(5), [&] {
+      return std::find(changes_.begin(), changes_.end(), change) != changes_.end();
+    });
+  }
+  std::vector<Change> all() {
+    std::lock_guard lock(mutex_);
+    return changes_;
+  }
+
+ private:
+  std::mutex mutex_;
+  std::condition_variable cv_;
+  std::vector<Change> changes_;
+};
+
+bool eventually(const std::function<bool()> &condition) {
+  for (int i = 0; i < 500 && !condition(); ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  return condition();
+}
+
+TEST_F(PostgresStoreTest, OtherInstancesHearOfCommittedChangesOnly) {
+  PostgresStore &a = open();
+  PostgresStore &b = open();
+  ChangeLog heard_by_a;
+  ChangeLog heard_by_b;
+  a.set_change_listener([&](const Change &c) { heard_by_a.add(c); });
+  b.set_change_listener([&](const Change &c) { heard_by_b.add(c); });
+  ASSERT_TRUE(eventually([&] { return a.listening_for_changes() && b.listening_for_changes(); }));
+
+  a.write([&](WriteTransaction &txn) {
+    txn.put_object(stored_object("obj"));
+    txn.insert_segment(segment("f1", 0, 10, "obj"));
+    txn.set_segments_updated("f1", "2026-01-01T00:00:00Z");
+  });
+  EXPECT_TRUE(heard_by_b.wait_for({Change::Kind::kSegments, "f1"}));
+  a.write([&](WriteTransaction &txn) {
+    object source{{"id", "s1"}, {"format", "urn:x-nmos:format:data"}};
+    txn.put_source(source);
+  });
+  EXPECT_TRUE(heard_by_b.wait_for({Change::Kind::kSource, "s1"}));
+  // A rolled-back transaction announces nothing; a flow written after it is
+  // heard.
+  EXPECT_THROW(a.write([&](WriteTransaction &txn) {
+    txn.delete_flow("f1");
+    throw std::runtime_error("rolled back");
+  }),
+               std::runtime_error);
+  a.write([&](WriteTransaction &txn) { txn.put_flow(flow_doc("f2")); });
+  EXPECT_TRUE(heard_by_b.wait_for({Change::Kind::kDocuments, ""}));
+  for (const Change &change : heard_by_b.all()) {
+    EXPECT_NE(change.kind, Change::Kind::kFlowDeleted) << "heard of a rolled-back deletion";
+  }
+  // Each hears the other, never itself.
+  b.write([&](WriteTransaction &txn) { txn.delete_flow("f2"); });
+  EXPECT_TRUE(heard_by_a.wait_for({Change::Kind::kFlowDeleted, "f2"}));
+  EXPECT_EQ(heard_by_a.all().size(), 1u);
+  // A bulk write is one "everything".
+  a.write([&](WriteTransaction &txn) {
+    for (int i = 0; i < 400; ++i) {
+      txn.insert_segment(segment(std::string(30, 'b') + std::to_string(i), 0, 10, "obj"));
+    }
+  });
+  EXPECT_TRUE(heard_by_b.wait_for({Change::Kind::kEverything, ""}));
+}
+
+TEST_F(PostgresStoreTest, ALostListeningConnectionComesBackWithEverything) {
+  PostgresStore &a = open();
+  PostgresStore &b = open();
+  ChangeLog heard;
+  b.set_change_listener([&](const Change &c) { heard.add(c); });
+  ASSERT_TRUE(eventually([&] { return b.listening_for_changes(); }));
+  scalar(
+      "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+      "WHERE query = 'LISTEN tams_changes' AND datname = current_database()");
+  EXPECT_TRUE(heard.wait_for({Change::Kind::kEverything, ""}))
+      << "no kEverything after listening again";
+  ASSERT_TRUE(eventually([&] { return b.listening_for_changes(); }));
+  a.write([&](WriteTransaction &txn) {
+    object source{{"id", "s9"}, {"format", "urn:x-nmos:format:data"}};
+    txn.put_source(source);
+  });
+  EXPECT_TRUE(heard.wait_for({Change::Kind::kSource, "s9"}));
+  b.set_change_listener(nullptr);
+  EXPECT_FALSE(b.listening_for_changes());
 }
 
 }  // namespace

@@ -95,7 +95,8 @@ std::shared_ptr<const bj::object> Flows::document(const std::string& id) {
     return flow;
   };
   if (!cache_) return load();
-  return cache_->flows().find_or_load(id, {}, load);
+  return cache_->flows().find_or_load(id, {},
+                                      [&] { return cache_->fill(cache_->flows(), id, load); });
 }
 
 bj::object Flows::get(const std::string& id, bool include_timerange,

@@ -7,10 +7,17 @@
 #include <boost/json/object.hpp>
 #include <chrono>
 #include <cstddef>
+#include <cstdint>
+#include <mutex>
+#include <optional>
 #include <string>
+#include <string_view>
+#include <unordered_map>
 
 #include "tams/core/lru_cache.h"
 #include "tams/obs/metrics.h"
+#include "tams/store/change.h"
+#include "tams/store/read_affinity.h"
 #include "tams/time/timerange.h"
 
 namespace tams::core {
@@ -24,6 +31,10 @@ struct MetadataCacheOptions {
   // A cached segment page carries signed URLs whose expiry was fixed when it was built; it is
   // served for at most this long, so URLs handed out are never more than this much older.
   std::chrono::milliseconds segment_page_max_age{2000};
+  // With read replicas: for this long after a flow's or source's entries were invalidated, a
+  // value loaded for it is read from the primary. A replica may not have replayed the change yet,
+  // and what it answered would stay cached until the next change. Zero: never.
+  std::chrono::milliseconds fill_from_primary_after_change{0};
 };
 
 // One page of a segment listing as Segments::list returns it.
@@ -52,31 +63,68 @@ class MetadataCache {
   LruCache<SegmentPage>& segment_pages() { return segment_pages_; }
 
   // The flow's document changed (properties, tags, segments_updated).
-  void invalidate_flow(const std::string& flow_id) { flows_.erase_group(flow_id); }
+  void invalidate_flow(const std::string& flow_id) {
+    flows_.erase_group(flow_id);
+    changed(flow_id);
+  }
   // The flow's segments changed (registration, deletion): its pages and its document
   // (segments_updated).
   void invalidate_segments(const std::string& flow_id) {
     segment_pages_.erase_group(flow_id);
     flows_.erase_group(flow_id);
+    changed(flow_id);
   }
   // The source's document changed.
-  void invalidate_source(const std::string& source_id) { sources_.erase_group(source_id); }
+  void invalidate_source(const std::string& source_id) {
+    sources_.erase_group(source_id);
+    changed(source_id);
+  }
   // Collections changed, or flows moved between sources: computed properties of other flows
   // and sources (collected_by, source_collection) may have changed too.
   void invalidate_all_documents() {
     flows_.clear();
     sources_.clear();
+    changed({});
   }
   // A flow was deleted: its document, its pages, and everything that may have pointed at it.
   void invalidate_deleted_flow(const std::string& flow_id) {
     segment_pages_.erase_group(flow_id);
     invalidate_all_documents();
   }
+  // Anything may have changed: drops everything.
+  void invalidate_everything() {
+    segment_pages_.clear();
+    invalidate_all_documents();
+  }
+  // Another instance committed `change` (store::MetadataStore::set_change_listener): the same
+  // invalidation its own write made there.
+  void invalidate(const store::Change& change);
+
+  // Runs `load`, which reads what is to be cached in `cache` under `group` (a flow or source
+  // id), so that it reads from the primary when `group` changed within
+  // fill_from_primary_after_change (and `cache` keeps what it reads).
+  template <class V, class Load>
+  auto fill(const LruCache<V>& cache, std::string_view group, Load&& load) {
+    std::optional<store::ReadAffinity> primary;
+    // Reads without a ReadAffinity key go to the primary.
+    if (cache.enabled() && changed_recently(group)) primary.emplace("");
+    return load();
+  }
 
  private:
   LruCache<boost::json::object> flows_;
   LruCache<boost::json::object> sources_;
   LruCache<SegmentPage> segment_pages_;
+
+  // Remembers that `group` (empty: every group) changed now.
+  void changed(std::string_view group);
+  bool changed_recently(std::string_view group);
+  // Groups remembered beyond this many make everything count as changed for a window.
+  static constexpr size_t kMaxChangedGroups = 4096;
+  const std::chrono::milliseconds fresh_window_;
+  std::mutex changed_mutex_;
+  std::unordered_map<std::string, int64_t> changed_until_ms_;  // steady ms; changed_mutex_
+  int64_t all_changed_until_ms_ = 0;                           // changed_mutex_
 };
 
 // Runs `invalidate` when the scope ends, whether the write committed or threw: a rolled-back

@@ -262,7 +262,8 @@ std::shared_ptr<const Segments::ListResult> Segments::list(const std::string& fl
   auto load = [&] { return load_page(flow_id, query, base_url); };
   if (!cache_ || !cache_->segment_pages().enabled()) return load();
   return cache_->segment_pages().find_or_load(
-      flow_id, page_key(query, base_url), load,
+      flow_id, page_key(query, base_url),
+      [&] { return cache_->fill(cache_->segment_pages(), flow_id, load); },
       [](const ListResult& page) { return std::max<size_t>(1, page.segments.size()); });
 }
 

@@ -66,7 +66,8 @@ std::shared_ptr<const bj::object> Sources::document(const std::string& id) {
     return doc;
   };
   if (!cache_) return read();
-  return cache_->sources().find_or_load(id, {}, read);
+  return cache_->sources().find_or_load(id, {},
+                                        [&] { return cache_->fill(cache_->sources(), id, read); });
 }
 
 bj::object Sources::tags(const std::string& id) {

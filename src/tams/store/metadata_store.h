@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "tams/model/paging.h"
+#include "tams/store/change.h"
 #include "tams/time/timerange.h"
 
 namespace tams::store {
@@ -367,6 +368,13 @@ class MetadataStore {
   // Called on the committing thread right after a write transaction that added events has
   // committed (the webhook worker's wake-up). Set it before concurrent use; empty: none.
   virtual void set_event_listener(std::function<void()> listener) {}
+
+  // Called with each change that *other* processes sharing this store commit, on a thread of the
+  // store's, so that what this process keeps in memory can follow them; after a time in which
+  // changes may have been missed, with one Change::Kind::kEverything. Set it before concurrent
+  // use; empty: none (stops listening). Stores that announce nothing (SQLite, one process per
+  // file) ignore it.
+  virtual void set_change_listener(ChangeListener listener) {}
 };
 
 }  // namespace tams::store

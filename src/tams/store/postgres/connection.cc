@@ -1,8 +1,10 @@
 #include "tams/store/postgres/connection.h"
 
 #include <libpq-fe.h>
+#include <poll.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <charconv>
 #include <chrono>
 #include <stdexcept>
@@ -189,6 +191,33 @@ int64_t Connection::copy_in(std::string_view name, std::string_view sql, std::st
   Result result = check(name, PQgetResult(conn_));
   while (PGresult* extra = PQgetResult(conn_)) PQclear(extra);
   return result.affected();
+}
+
+std::vector<std::string> Connection::wait_for_notifications(std::string_view channel,
+                                                            std::chrono::milliseconds timeout) {
+  std::vector<std::string> payloads;
+  const auto take_received = [&] {
+    while (PGnotify* notice = PQnotifies(conn_)) {
+      if (channel == notice->relname) payloads.emplace_back(notice->extra);
+      PQfreemem(notice);
+    }
+  };
+  const auto lost = [&](std::string_view what) {
+    broken_ = true;
+    return EndpointFailure("PostgreSQL " + label_ + ": " + std::string(what) + ": " +
+                           first_line(PQerrorMessage(conn_)));
+  };
+  take_received();  // some may have arrived during a query
+  if (!payloads.empty()) return payloads;
+  pollfd socket{PQsocket(conn_), POLLIN, 0};
+  if (socket.fd < 0) throw lost("no socket");
+  const int ready = ::poll(&socket, 1, static_cast<int>(timeout.count()));
+  if (ready < 0 && errno != EINTR) throw lost("poll failed");
+  if (ready > 0) {
+    if (PQconsumeInput(conn_) == 0) throw lost("reading notifications failed");
+    take_received();
+  }
+  return payloads;
 }
 
 bool Connection::rollback() noexcept {

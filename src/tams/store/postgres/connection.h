@@ -2,6 +2,7 @@
 // cache of prepared statements keyed by SQL text.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -109,6 +110,12 @@ class Connection {
   // Runs `sql` (a `COPY ... FROM STDIN` in text format) and sends `data` (rows in COPY's text
   // format) as its input. Returns the number of rows copied. Throws like query().
   int64_t copy_in(std::string_view name, std::string_view sql, std::string_view data);
+
+  // Payloads of the notifications on `channel` (after a LISTEN on this connection) received so
+  // far, in arrival order; when there are none, those that arrive within `timeout` (possibly
+  // none). Throws EndpointFailure when the connection failed.
+  std::vector<std::string> wait_for_notifications(std::string_view channel,
+                                                  std::chrono::milliseconds timeout);
 
   // Rolls back the open transaction, if any, without throwing. False when the connection is
   // broken or refused, so that it must not be reused.

@@ -9,6 +9,7 @@
 #include <chrono>
 #include <map>
 #include <optional>
+#include <random>
 #include <stdexcept>
 #include <tuple>
 #include <utility>
@@ -16,6 +17,8 @@
 
 #include "tams/store/document_fields.h"
 #include "tams/store/listing_filters.h"
+#include "tams/store/postgres/change_feed.h"
+#include "tams/store/postgres/change_notice.h"
 #include "tams/store/postgres/connection.h"
 #include "tams/store/postgres/endpoint.h"
 #include "tams/store/postgres/health_check.h"
@@ -40,6 +43,8 @@ constexpr std::string_view kBeginWrite = "BEGIN ISOLATION LEVEL READ COMMITTED R
 constexpr int64_t kWriteLockKey = 0x74616d73;
 constexpr std::string_view kWriteLock = "SELECT pg_advisory_xact_lock($1::bigint)";
 constexpr std::string_view kCommit = "COMMIT";
+// Delivered to every listening instance when (and only if) the transaction commits.
+constexpr std::string_view kNotifyChanges = "SELECT pg_notify($1, $2)";
 constexpr std::string_view kAddStoredSegments =
     "UPDATE stored_counts SET n = n + $1 WHERE name = 'segments'";
 constexpr std::string_view kSelectStoredCounts = "SELECT name, n FROM stored_counts";
@@ -744,6 +749,8 @@ class Transaction final : public WriteTransaction {
 
   // Events added in this transaction (for the store's event listener).
   int64_t events_added() const { return events_added_; }
+  // What this transaction changed that other instances may hold in memory.
+  const ChangeSet& changes() const { return changes_; }
   // Segments inserted minus segments deleted in this transaction (for stored_counts).
   int64_t segments_delta() const { return segments_delta_; }
 
@@ -754,11 +761,13 @@ class Transaction final : public WriteTransaction {
               Params(id, format, optional_string(source, "label"), boost::json::serialize(source)));
     db_.query("kDeleteSourceTags", kDeleteSourceTags, Params(id));
     insert_tags("kInsertSourceTag", kInsertSourceTag, id, source);
+    changes_.add({Change::Kind::kSource, std::string(id)});
   }
 
   void delete_source(const std::string& id) override {
     db_.query("kDeleteSourceTags", kDeleteSourceTags, Params(id));
     db_.query("kDeleteSource", kDeleteSource, Params(id));
+    changes_.add({Change::Kind::kSource, id});
   }
 
   void put_flow(const Document& flow) override {
@@ -766,6 +775,8 @@ class Transaction final : public WriteTransaction {
     const std::string_view source_id = required_string(flow, "source_id", "put_flow");
     const std::string_view format = required_string(flow, "format", "put_flow");
     const boost::json::object* essence = video_essence(flow, format);
+    // Collections and sources make one flow's document part of others' computed properties.
+    changes_.add({Change::Kind::kDocuments, ""});
     db_.query("kUpsertFlow", kUpsertFlow,
               Params(id, source_id, format, optional_string(flow, "codec"),
                      optional_string(flow, "label"), optional_integer(essence, "frame_width"),
@@ -790,6 +801,7 @@ class Transaction final : public WriteTransaction {
     db_.query("kDeleteFlowTags", kDeleteFlowTags, Params(id));
     db_.query("kDeleteFlowCollection", kDeleteFlowCollection, Params(id));
     db_.query("kDeleteFlow", kDeleteFlow, Params(id));
+    changes_.add({Change::Kind::kFlowDeleted, id});
   }
 
   void put_setting(const std::string& key, const std::string& value) override {
@@ -798,6 +810,7 @@ class Transaction final : public WriteTransaction {
 
   void set_segments_updated(const std::string& flow_id, const std::string& when) override {
     db_.query("kUpdateSegmentsUpdated", kUpdateSegmentsUpdated, Params(flow_id, when));
+    changes_.add({Change::Kind::kSegments, flow_id});
   }
 
   void insert_segment(const SegmentRecord& segment) override {
@@ -821,6 +834,7 @@ class Transaction final : public WriteTransaction {
                              std::to_string(segment.start_ns));
     }
     db_.note_rows_changed(inserted.int64(0, 0));
+    changes_.add({Change::Kind::kSegments, segment.flow_id});
     ++segments_delta_;
   }
 
@@ -841,6 +855,7 @@ class Transaction final : public WriteTransaction {
       if (r.int64(row, 1) > range.end()) break;
       deleted.push_back(read_segment(r, row, flow_id));
     }
+    if (!deleted.empty()) changes_.add({Change::Kind::kSegments, flow_id});
     std::map<std::string, int64_t> released;  // object id -> references released
     for (const SegmentRecord& segment : deleted) {
       db_.query("kDeleteSegment", kDeleteSegment, Params(flow_id, segment.start_ns));
@@ -978,6 +993,7 @@ class Transaction final : public WriteTransaction {
 
   Connection& db_;
   int64_t events_added_ = 0;
+  ChangeSet changes_;
   int64_t segments_delta_ = 0;
 };
 
@@ -1007,6 +1023,15 @@ void begin_transaction(Endpoint& endpoint, std::optional<Lease>& lease, std::str
   }
 }
 
+// This store's name in its change notices: random, so that no other process (on any host) has
+// the same.
+std::string new_origin() {
+  std::random_device random;
+  std::string origin;
+  for (int i = 0; i < 4; ++i) origin += fmt::format("{:08x}", random());
+  return origin;
+}
+
 // The thread inside write(), to refuse re-entry (which would wait for its own advisory lock).
 thread_local bool t_writing = false;
 
@@ -1030,7 +1055,9 @@ std::unique_ptr<PostgresStore> PostgresStore::open(const PostgresOptions& option
 }
 
 PostgresStore::PostgresStore(const PostgresOptions& options)
-    : options_(options), primary_(std::make_unique<Endpoint>(options.primary)) {
+    : options_(options),
+      origin_(new_origin()),
+      primary_(std::make_unique<Endpoint>(options.primary)) {
   std::vector<Endpoint*> replicas;
   for (const std::string& url : options.replicas) {
     replicas_.push_back(std::make_unique<Endpoint>(url));
@@ -1039,7 +1066,10 @@ PostgresStore::PostgresStore(const PostgresOptions& options)
   health_ = std::make_unique<HealthCheck>(*primary_, std::move(replicas), options.health_interval);
 }
 
-PostgresStore::~PostgresStore() { health_->stop(); }
+PostgresStore::~PostgresStore() {
+  feed_.reset();
+  health_->stop();
+}
 
 bool PostgresStore::pinned_to_primary() {
   const std::string& key = ReadAffinity::current();
@@ -1118,6 +1148,10 @@ void PostgresStore::write(const std::function<void(WriteTransaction&)>& fn) {
     if (transaction.segments_delta() != 0) {
       (*db)->query("kAddStoredSegments", kAddStoredSegments, Params(transaction.segments_delta()));
     }
+    if (!transaction.changes().empty()) {
+      (*db)->query("kNotifyChanges", kNotifyChanges,
+                   Params(kChangeChannel, encode_notice(origin_, transaction.changes())));
+    }
     (*db)->query("kCommit", kCommit);
     events_added = transaction.events_added() > 0;
     changed = (*db)->rows_changed() > changed_before;
@@ -1133,6 +1167,16 @@ void PostgresStore::write(const std::function<void(WriteTransaction&)>& fn) {
 void PostgresStore::set_event_listener(std::function<void()> listener) {
   event_listener_ = std::move(listener);
 }
+
+void PostgresStore::set_change_listener(ChangeListener listener) {
+  feed_.reset();  // the old one's thread ends before the new one starts
+  if (listener) {
+    feed_ = std::make_unique<ChangeFeed>(options_.primary, primary_->label(), origin_,
+                                         std::move(listener));
+  }
+}
+
+bool PostgresStore::listening_for_changes() const { return feed_ && feed_->listening(); }
 
 std::vector<EndpointStatus> PostgresStore::endpoints() const {
   std::vector<EndpointStatus> out;
@@ -1174,17 +1218,33 @@ StoredCounts PostgresStore::stored_counts() {
 }
 
 std::optional<std::string> PostgresStore::not_ready() {
-  // Reads fall back to the primary, so a primary that answers serves both reads and writes; with
-  // it down, reads might go on from replicas but every write would fail: not ready.
-  try {
-    Lease db(*primary_);
-    db->query("kSelectOne", kSelectOne);
-    primary_->mark_up();
-  } catch (const std::exception& e) {
-    if (dynamic_cast<const EndpointFailure*>(&e) != nullptr) primary_->mark_down();
-    return std::string("primary: ") + e.what();
+  // Every instance shares the primary: were its loss to make them all unready, a load balancer
+  // would turn a read-only time into a full outage (docs/decisions.md).
+  std::string reasons;
+  const auto answers = [&reasons](Endpoint& endpoint, std::string_view role) {
+    // One the health check saw down is not asked: an unreachable host would hold the probe for
+    // the connect timeout, longer than a load balancer waits for an answer.
+    if (!endpoint.up()) {
+      reasons += (reasons.empty() ? "" : "; ") + std::string(role) + " " + endpoint.label() +
+                 ": down at the last health check";
+      return false;
+    }
+    try {
+      Lease db(endpoint);
+      db->query("kSelectOne", kSelectOne);
+      endpoint.mark_up();
+      return true;
+    } catch (const std::exception& e) {
+      if (dynamic_cast<const EndpointFailure*>(&e) != nullptr) endpoint.mark_down();
+      reasons += (reasons.empty() ? "" : "; ") + std::string(role) + ": " + e.what();
+      return false;
+    }
+  };
+  if (answers(*primary_, "primary")) return std::nullopt;
+  for (const auto& replica : replicas_) {
+    if (!replica->promoted() && answers(*replica, "replica")) return std::nullopt;
   }
-  return std::nullopt;
+  return reasons;
 }
 
 }  // namespace tams::store::postgres

@@ -18,6 +18,7 @@
 
 namespace tams::store::postgres {
 
+class ChangeFeed;
 class Endpoint;
 class HealthCheck;
 
@@ -86,13 +87,21 @@ class PostgresStore final : public MetadataStore {
   void write(const std::function<void(WriteTransaction&)>& fn) override;
   // See MetadataStore. The listener runs on the committing thread after the commit.
   void set_event_listener(std::function<void()> listener) override;
+  // See MetadataStore. Every write transaction that changed flows, sources or segments sends
+  // their ids in a notification (change_notice.h) before it commits; a ChangeFeed thread listens
+  // on the primary and calls `listener` with the changes of other instances. An empty listener
+  // stops listening.
+  void set_change_listener(ChangeListener listener) override;
+  // True while the change listener's LISTEN is in effect (tests).
+  bool listening_for_changes() const;
 
   // See MetadataStore. Per endpoint (its host:port), role "primary" or "replica": connections
   // leased now ("in_use") and waiting in its pool ("idle").
   std::vector<PoolConnections> pool_usage() const override;
   // Read like any read() (a replica when one is fresh).
   StoredCounts stored_counts() override;
-  // Ready when the primary answers a query (docs/decisions.md): reads can be served then too.
+  // Ready while reads can be served: the primary answers a query, or else a replica does (writes
+  // answer 503 meanwhile; docs/decisions.md).
   std::optional<std::string> not_ready() override;
 
   // The primary then each replica, as last seen.
@@ -115,12 +124,14 @@ class PostgresStore final : public MetadataStore {
   void pin();
 
   const PostgresOptions options_;
+  const std::string origin_;  // this store's id in change notices
   std::unique_ptr<Endpoint> primary_;
   std::vector<std::unique_ptr<Endpoint>> replicas_;
   std::unique_ptr<HealthCheck> health_;
   std::atomic<size_t> rotation_{0};
   std::mutex pins_mutex_;
   std::unordered_map<std::string, int64_t> pinned_until_ms_;  // key -> steady ms; pins_mutex_
+  std::unique_ptr<ChangeFeed> feed_;  // set before concurrent use
   std::function<void()> event_listener_;                      // set before concurrent use
 };
 

@@ -20,7 +20,10 @@ DURABLE = {"fsync": "on", "full_page_writes": "on", "synchronous_commit": "on"}
 
 
 def _port_free(port):
+    """Whether a server could listen on `port` now (as PostgreSQL does, with SO_REUSEADDR, so
+    connections of a previous run in TIME_WAIT do not count)."""
     with socket.socket() as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             s.bind(("127.0.0.1", port))
             return True
@@ -88,6 +91,14 @@ class Cluster:
             raise RuntimeError(f"tams migrate failed ({proc.returncode}): "
                                f"{(proc.stdout + proc.stderr)[-2000:]}")
         return seconds
+
+    def vacuum_analyze(self):
+        """VACUUM (ANALYZE) of the whole database, as after any bulk load (planner statistics,
+        visibility map), so autovacuum does not do it in the middle of the runs; returns the
+        seconds it took."""
+        t0 = time.monotonic()
+        self.sql("VACUUM (ANALYZE)", database=DATABASE)
+        return time.monotonic() - t0
 
     def size_bytes(self):
         return int(self.sql(f"SELECT pg_database_size('{DATABASE}')"))

@@ -132,7 +132,8 @@ def markdown(rows, context):
         settings = ", ".join(f"{k}={v}" for k, v in db["settings"].items())
         store = (f"`TAMS_DB` on a PostgreSQL 15 primary of its own (no replica) on 127.0.0.1 on the "
                  f"same machine ({settings}; other settings the defaults), the data set loaded "
-                 f"into a fresh database with `tams migrate` in {db['migrate_seconds']:.1f} s "
+                 f"into a fresh database with `tams migrate` in {db['migrate_seconds']:.1f} s, "
+                 f"then `VACUUM (ANALYZE)` in {db['vacuum_seconds']:.1f} s "
                  f"(database size {db['size_bytes'] / 2**20:,.0f} MiB), the data dir for the local "
                  "media store")
     else:

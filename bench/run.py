@@ -24,7 +24,7 @@ and the cache counters of /metrics ("not exported" when there are none).
 
 --db postgres runs the same scenarios with the metadata in PostgreSQL: it starts its own
 PostgreSQL server (bench/postgres.py), loads the same cached data set into a fresh database with
-`tams migrate` (timed), serves it with TAMS_DB plus the data dir (for the local media store), and
+`tams migrate` (timed; then VACUUM (ANALYZE), as after any bulk load), serves it with TAMS_DB plus the data dir (for the local media store), and
 also reads the PostgreSQL processes' CPU time around every run. Exits non-zero when a
 request failed (non-2xx, socket errors, timeouts) or the server died; never because of speed.
 
@@ -362,9 +362,11 @@ def main():
             cluster = postgres.Cluster()
             database = {"migrate_seconds": cluster.migrate(args.binary, data_dir),
                         "settings": cluster.settings, "port": cluster.port}
+            database["vacuum_seconds"] = cluster.vacuum_analyze()
             database["size_bytes"] = cluster.size_bytes()
             print(f"PostgreSQL on port {cluster.port}: data set migrated in "
-                  f"{database['migrate_seconds']:.1f} s", flush=True)
+                  f"{database['migrate_seconds']:.1f} s, VACUUM (ANALYZE) "
+                  f"{database['vacuum_seconds']:.1f} s", flush=True)
             env["TAMS_DB"] = cluster.url
         with Server(args.binary, data_dir, env=env,
                     log_path=os.path.join(work, "server.log")) as server:

@@ -10,7 +10,7 @@ PYTEST := /usr/bin/python3 -m pytest
 ARGS ?=
 
 .PHONY: all deps deps-test deps-bench build build-asan run test unit api api-s3 test-pg test-asan \
-        bench bench-smoke bench-segments bench-presign clean
+        bench bench-smoke bench-pg bench-pg-smoke bench-segments bench-presign clean
 
 all: build
 
@@ -87,6 +87,16 @@ bench: deps-bench build
 
 bench-smoke: deps-bench build
 	/usr/bin/python3 bench/run.py --smoke --binary $(CURDIR)/build/tams $(BENCH_ARGS)
+
+# make bench-pg       : the same with the metadata in PostgreSQL (its own server on 127.0.0.1,
+#                      port 58432 or the next free pair, removed at the end; the data set loaded
+#                      with tams migrate); report bench/results/*-bench-pg.md
+# make bench-pg-smoke : bench-smoke on PostgreSQL; fails on errors, never on speed
+bench-pg: deps-bench build
+	/usr/bin/python3 bench/run.py --db postgres --binary $(CURDIR)/build/tams $(BENCH_ARGS)
+
+bench-pg-smoke: deps-bench build
+	/usr/bin/python3 bench/run.py --db postgres --smoke --binary $(CURDIR)/build/tams $(BENCH_ARGS)
 
 bench-segments: build
 	/usr/bin/python3 bench/segment_query_scaling.py --binary $(CURDIR)/build/tams

@@ -1,19 +1,22 @@
 """The benchmark's Markdown report: context, every run next to the floor, and the issue's targets.
 
 Targets (issue 7) and how each is judged from the runs:
-- segment timerange query: >= 25,000 requests/s and p99 < 5 ms at 32 connections;
+- segment timerange query: >= 25,000 requests/s and p99 < 5 ms at 32 connections; on PostgreSQL
+  (context["database"] set) >= 7,000 requests/s at 32 connections, the database sharing the cores;
 - flow GET by id: >= 90 % of the floor's requests/s (mean of its first and last runs), at 32
   connections;
 - live-tail polling at 32 connections: the hit rate of the cache most looked up during the
   live-tail runs >= 99 %, and p99 < 2 ms;
 - bulk registration: >= 100,000 segments/s with 1,000 segments per request (best connection
-  count), committed durably (the server's synchronous=FULL default, unchanged by the benchmark);
+  count), committed durably (the server's synchronous=FULL default, unchanged by the benchmark;
+  on PostgreSQL synchronous_commit, fsync and full_page_writes on);
 - peak RSS (VmHWM) of the server after all runs < 150 MB;
 - segment query cost independent of flow size: the largest flow's p50 latency within 1.2x of a
   1,000-segment flow's, and its throughput at least 0.8x.
 """
 
 TARGET_CONNS = 32
+PG_SEGMENT_RPS = 7_000
 
 
 def _find(rows, scenario, variant=None, conns=None):
@@ -42,7 +45,13 @@ def targets(rows, context):
         return "pass" if ok else "miss"
 
     seg = _find(rows, "segments", "timerange window", TARGET_CONNS)
-    if seg:
+    if seg and context.get("database"):
+        r = seg[0]
+        out.append((f"segment timerange query on PostgreSQL: >= {PG_SEGMENT_RPS:,} req/s at 32 "
+                    "connections, 2 cores shared with the database",
+                    f"{r['rps']:,.0f} req/s, p99 {r['p99_ms']:.2f} ms",
+                    verdict(r["rps"] >= PG_SEGMENT_RPS)))
+    elif seg:
         r = seg[0]
         out.append(("segment timerange query: >= 25,000 req/s and p99 < 5 ms at 32 connections",
                     f"{r['rps']:,.0f} req/s, p99 {r['p99_ms']:.2f} ms",
@@ -86,7 +95,8 @@ def targets(rows, context):
         out.append(("bulk registration: >= 100,000 segments/s at 1,000 per request, durable",
                     f"{best['items_per_s']:,.0f} segments/s (at {best['conns']} of "
                     f"{', '.join(str(r['conns']) for r in bulk)} connections), "
-                    "synchronous=FULL", verdict(best["items_per_s"] >= 100_000)))
+                    + ("synchronous_commit=on, fsync=on" if context.get("database") else
+                       "synchronous=FULL"), verdict(best["items_per_s"] >= 100_000)))
     else:
         out.append(("bulk registration at 1,000 per request", "–", "not measured"))
 
@@ -117,8 +127,19 @@ def markdown(rows, context):
     shape, manifest = c["shape"], c["manifest"]
     ingest = manifest["ingest"]
     lb, la = c["load_before"], c["load_after"]
+    db = c.get("database")
+    if db:
+        settings = ", ".join(f"{k}={v}" for k, v in db["settings"].items())
+        store = (f"`TAMS_DB` on a PostgreSQL 15 primary of its own (no replica) on 127.0.0.1 on the "
+                 f"same machine ({settings}; other settings the defaults), the data set loaded "
+                 f"into a fresh database with `tams migrate` in {db['migrate_seconds']:.1f} s, "
+                 f"then `VACUUM (ANALYZE)` in {db['vacuum_seconds']:.1f} s "
+                 f"(database size {db['size_bytes'] / 2**20:,.0f} MiB), the data dir for the local "
+                 "media store")
+    else:
+        store = "SQLite synchronous=FULL"
     lines = [
-        f"# tams benchmark ({c['date']:%Y-%m-%d %H:%M} UTC)",
+        f"# tams benchmark{' on PostgreSQL' if db else ''} ({c['date']:%Y-%m-%d %H:%M} UTC)",
         "",
         f"- machine: {model}, {cores} cores, {ram:.1f} GiB RAM; load average "
         f"{lb[0]:.2f} / {lb[1]:.2f} / {lb[2]:.2f} at the start, {la[0]:.2f} / {la[1]:.2f} / "
@@ -135,7 +156,7 @@ def markdown(rows, context):
         "allocated + registered in bulks of 1,000 over 2 connections); copied for this run in "
         f"{c['copy_seconds']:.1f} s",
         f"- server: `tams serve` on 127.0.0.1 with {manifest['server_env']} (object bytes are "
-        "never uploaded), SQLite synchronous=FULL; load: wrk, keep-alive, basic auth, "
+        "never uploaded), " + store + "; load: wrk, keep-alive, basic auth, "
         f"1 thread for 1 connection else 2, {c['args'].duration} s per run, on the same machine",
         f"- floor: `GET {c['floor_path']}`; cache counters in /metrics: "
         + ("exported" if c["metrics_exported"] else "not exported"),
@@ -154,22 +175,31 @@ def markdown(rows, context):
         "the floor's first and last runs; their difference shows how much other load on the "
         "machine moved during the benchmark). Latencies in "
         "ms as wrk measures them (the client shares the machine). Server CPU from "
-        "/proc/<pid>/stat over the run; RSS after the run.",
+        "/proc/<pid>/stat over the run; RSS after the run."
+        + (" DB CPU: the PostgreSQL server's processes (the postmaster, its live children, and "
+           "the children it reaped), utime + stime from /proc over the run; µs/req counts both."
+           if db else ""),
         "",
         "| scenario | variant | conns | req/s | items/s | x floor | p50 | p90 | p99 | max | "
-        "errors | server CPU s | CPU µs/req | RSS MiB | cache hit rate |",
+        "errors | server CPU s | " + ("DB CPU s | " if db else "") + "CPU µs/req | RSS MiB | "
+        "cache hit rate |",
         "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | "
-        "---: | ---: | --- |",
+        + ("---: | " if db else "") + "---: | ---: | --- |",
     ]
     for r in rows:
         floor = _floor(rows, r["conns"])
         ratio = f"{r['rps'] / floor:.2f}" if floor else "–"
         items = f"{r['items_per_s']:,.0f}" if r["unit"] != 1 else ""
         rss = f"{r['rss_kib'] / 1024:.0f}" if r["rss_kib"] else "–"
+        cpu = f"{r['cpu_s']:.1f} | "
+        per_req = r["cpu_us_per_req"]
+        if db:
+            cpu += f"{r['db_cpu_s']:.1f} | "
+            per_req = (r["cpu_s"] + r["db_cpu_s"]) / max(r["requests"], 1) * 1e6
         lines.append(
             f"| {r['scenario']} | {r['variant']} | {r['conns']} | {r['rps']:,.0f} | {items} | "
             f"{ratio} | {r['p50_ms']:.2f} | {r['p90_ms']:.2f} | {r['p99_ms']:.2f} | "
-            f"{r['max_ms']:.1f} | {r['errors']} | {r['cpu_s']:.1f} | {r['cpu_us_per_req']:.0f} | "
+            f"{r['max_ms']:.1f} | {r['errors']} | {cpu}{per_req:.0f} | "
             f"{rss} | {_rates(r['caches']) if c['metrics_exported'] else 'not exported'} |")
     w = c["live_writer"]
     if w:

@@ -20,10 +20,15 @@ request, drawn in Lua or from files written here) at several connection counts, 
                  on random ordinary flows (a control: as scattered pages as the largest flow)
 
 Around every run it reads the server's CPU time (/proc/<pid>/stat), RSS (/proc/<pid>/status)
-and the cache counters of /metrics ("not exported" when there are none). Exits non-zero when a
+and the cache counters of /metrics ("not exported" when there are none).
+
+--db postgres runs the same scenarios with the metadata in PostgreSQL: it starts its own
+PostgreSQL server (bench/postgres.py), loads the same cached data set into a fresh database with
+`tams migrate` (timed; then VACUUM (ANALYZE), as after any bulk load), serves it with TAMS_DB plus the data dir (for the local media store), and
+also reads the PostgreSQL processes' CPU time around every run. Exits non-zero when a
 request failed (non-2xx, socket errors, timeouts) or the server died; never because of speed.
 
-Usage: bench/run.py [--smoke] [--duration 10] [--connections 1,8,32,128] [--flows ...]
+Usage: bench/run.py [--smoke] [--db sqlite|postgres] [--duration 10] [--connections 1,8,32,128] [--flows ...]
        (see --help)
 """
 import argparse
@@ -33,6 +38,7 @@ import json
 import os
 import random
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -43,6 +49,7 @@ import uuid
 
 import dataset
 import metrics
+import postgres
 import report
 from tams_server import AUTH, SEGMENT_NS, Client, Server, window
 
@@ -59,8 +66,10 @@ def ints(text):
 class Bench:
     """One benchmark session against one running server; collects result rows."""
 
-    def __init__(self, args, server, shape, work):
+    def __init__(self, args, server, shape, work, database=None):
+        """`database`: the PostgreSQL cluster the server uses, None for the embedded store."""
         self.args, self.server, self.shape, self.work = args, server, shape, work
+        self.database = database
         self.client = Client(server.port)
         self.rows = []
         self.failures = []
@@ -127,11 +136,13 @@ class Bench:
         threads = 1 if conns == 1 else 2
         caches_before = self.caches()
         cpu_before = self.server.cpu_seconds()
+        db_before = self.database.cpu_seconds() if self.database else None
         cmd = ["wrk", "-t", str(threads), "-c", str(conns), "-d", f"{self.args.duration}s",
                "--timeout", "10s", "-H", f"Authorization: {AUTH}", "-s", script, self.server.url,
                "--", *[str(a) for a in script_args]]
         proc = subprocess.run(cmd, cwd=WRK_DIR, capture_output=True, text=True)
         cpu = self.server.cpu_seconds() - cpu_before if self.server.alive() else float("nan")
+        db_cpu = self.database.cpu_seconds() - db_before if self.database else None
         line = next((l for l in proc.stdout.splitlines() if l.startswith("BENCH ")), None)
         if proc.returncode != 0 or line is None:
             raise RuntimeError(f"wrk failed ({proc.returncode}): {proc.stderr[-2000:]}")
@@ -148,6 +159,7 @@ class Bench:
                    "connect_errors", "read_errors", "write_errors", "timeouts", "non_2xx_3xx",
                    "unexpected") if r[k]},
                "cpu_s": cpu, "cpu_us_per_req": cpu / max(r["requests"], 1) * 1e6,
+               "db_cpu_s": db_cpu,
                "rss_kib": self.server.memory_kib().get("VmRSS") if self.server.alive() else None,
                "caches": metrics.hit_rates(caches_before, self.caches()),
                "floor_key": floor_key or conns}
@@ -305,6 +317,9 @@ def main():
     ap.add_argument("--smoke", action="store_true",
                     help="tiny data set, 1 s per run, 1 and 8 connections; report not kept")
     ap.add_argument("--binary", default=os.path.join(ROOT, "build", "tams"))
+    ap.add_argument("--db", choices=("sqlite", "postgres"), default="sqlite",
+                    help="metadata store: the embedded SQLite store, or PostgreSQL (its own "
+                         "server, loaded with tams migrate)")
     ap.add_argument("--flows", type=int)
     ap.add_argument("--segments", type=int)
     ap.add_argument("--segments-per-flow", type=int)
@@ -327,6 +342,8 @@ def main():
         if getattr(args, k) is None:
             setattr(args, k, v)
 
+    # A terminated run (make interrupted, a timeout) still stops its server and database.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     started = time.monotonic()
     load_before = os.getloadavg()
     shape = dataset.Shape(args.flows, args.segments, args.segments_per_flow, args.long_flow)
@@ -338,11 +355,22 @@ def main():
     subprocess.run(["cp", "-a", "--reflink=auto", cached, data_dir], check=True)
     copy_seconds = time.monotonic() - t0
     failures = []
-    bench, peak = None, None
+    bench, peak, cluster, database = None, None, None, None
+    env = dict(dataset.SERVER_ENV)
     try:
-        with Server(args.binary, data_dir, env=dataset.SERVER_ENV,
+        if args.db == "postgres":
+            cluster = postgres.Cluster()
+            database = {"migrate_seconds": cluster.migrate(args.binary, data_dir),
+                        "settings": cluster.settings, "port": cluster.port}
+            database["vacuum_seconds"] = cluster.vacuum_analyze()
+            database["size_bytes"] = cluster.size_bytes()
+            print(f"PostgreSQL on port {cluster.port}: data set migrated in "
+                  f"{database['migrate_seconds']:.1f} s, VACUUM (ANALYZE) "
+                  f"{database['vacuum_seconds']:.1f} s", flush=True)
+            env["TAMS_DB"] = cluster.url
+        with Server(args.binary, data_dir, env=env,
                     log_path=os.path.join(work, "server.log")) as server:
-            bench = Bench(args, server, shape, work)
+            bench = Bench(args, server, shape, work, cluster)
             print(f"tams serve pid {server.pid} on {server.url}, data set {shape.key} "
                   f"({'reused' if manifest['reused'] else 'generated'})", flush=True)
             try:
@@ -356,7 +384,11 @@ def main():
             if exit_code not in (0, -15):
                 failures.append(f"tams serve exited with {exit_code}")
         failures = bench.failures + failures
+    except RuntimeError as e:  # the database or the server did not start
+        failures.append(str(e))
     finally:
+        if cluster:
+            cluster.stop()
         if failures:
             log = os.path.join(work, "server.log")
             if os.path.exists(log):
@@ -371,15 +403,16 @@ def main():
         "wall_seconds": time.monotonic() - started, "copy_seconds": copy_seconds,
         "shape": shape, "manifest": manifest, "args": args, "peak_rss_kib": peak,
         "floor_path": getattr(bench, "floor_path", "?"),
-        "metrics_exported": bench.metrics_exported, "live_writer": getattr(bench, "live_writer",
-                                                                         None),
+        "metrics_exported": getattr(bench, "metrics_exported", None),
+        "live_writer": getattr(bench, "live_writer", None), "database": database,
         "failures": failures,
     }
-    text = report.markdown(bench.rows, context)
+    text = report.markdown(bench.rows if bench else [], context)
     print(text)
     if args.out:
         os.makedirs(args.out, exist_ok=True)
-        path = os.path.join(args.out, f"{context['date']:%Y-%m-%d-%H%M}-bench.md")
+        suffix = "-pg" if database else ""
+        path = os.path.join(args.out, f"{context['date']:%Y-%m-%d-%H%M}-bench{suffix}.md")
         with open(path, "w") as f:
             f.write(text)
         print(f"report: {path}")

@@ -77,6 +77,7 @@ test: deps-test
 	@$(MAKE) --no-print-directory api-s3
 	@$(MAKE) --no-print-directory test-pg
 	@$(MAKE) --no-print-directory bench-smoke
+	@$(MAKE) --no-print-directory bench-pg-smoke
 	@$(MAKE) --no-print-directory test-asan
 
 # make bench       : the standard benchmark (10,000 flows, 10 million segments, cached in bench/.data;

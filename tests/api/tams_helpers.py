@@ -336,7 +336,7 @@ def raw_request(base_url, method, target, headers=None, body=None, auth=True, ti
 DROP = object()   # pass as a field value to make_flow() to remove a default field
 
 
-def wait_for(predicate, timeout=10.0, interval=0.1, what="condition"):
+def wait_for(predicate, timeout=20.0, interval=0.05, what="condition"):
     """Polls `predicate` until it returns something true (returned), or fails after `timeout` s."""
     deadline = time.monotonic() + timeout
     while True:
@@ -474,18 +474,6 @@ def server_env(credentials=True, extra=None):
         env["TAMS_AUTH_TOKENS"] = TOKEN
     env.update(extra or {})
     return env
-
-
-def wait_for(predicate, timeout=20.0, what="condition", interval=0.05):
-    """Polls `predicate` until it returns something truthy (returned) or `timeout` s pass."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"{what} not reached within {timeout}s")
-        time.sleep(interval)
 
 
 class ServerFailed(Exception):

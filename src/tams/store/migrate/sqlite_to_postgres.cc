@@ -247,6 +247,9 @@ std::vector<CopiedTable> copy_sqlite_to_postgres(
       }
     }
     to.exec("COMMIT", "COMMIT");
+    // Planner statistics now, rather than when autovacuum comes round: the first queries on a
+    // freshly loaded database would otherwise be planned blind.
+    to.exec("ANALYZE", "ANALYZE");
     from.exec("ROLLBACK", "ROLLBACK");  // nothing was written to the source
     if (progress) {
       for (const auto& t : copied) progress(t);

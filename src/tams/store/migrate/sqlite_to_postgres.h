@@ -32,7 +32,8 @@ struct CopiedTable {
 // - the target must hold no metadata yet (a fresh database, or one tams only migrated);
 // - identity sequences (webhook ids, event seqs) continue after the source's high-water marks,
 //   so webhook cursors and ids keep their meaning;
-// - afterwards every table's row count is compared on both sides.
+// - every table's row count is compared on both sides before the commit, and the target is
+//   ANALYZEd after it.
 // `progress` is called after each table. Throws MigrateError; nothing is committed then.
 std::vector<CopiedTable> copy_sqlite_to_postgres(
     const std::string& sqlite_path, const std::string& postgres_url,

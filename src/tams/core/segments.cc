@@ -115,30 +115,30 @@ std::string page_key(const Segments::ListQuery& q, const std::string& base_url) 
 // Upload checks may be network requests (S3 HEAD): they run before the write transaction, a few
 // at a time, so that the database's writer is never held while an object store answers.
 std::map<std::string, UploadCheck> Segments::check_uploads(const bj::value& body) const {
-  std::vector<std::pair<std::string, const media::MediaStore*>> todo;
+  std::vector<std::pair<std::string, const media::MediaStore*>> to_check;
   if (!options_.check_uploads) return {};
   const std::vector<std::string> ids = object_ids_of(body);
   if (ids.empty()) return {};
   store_.read([&](store::Reader& r) {
-    todo.clear();
+    to_check.clear();
     for (const auto& id : ids) {
       const auto object = r.get_object(id);
       if (!object || object->ever_referenced || object->storage_id.empty()) continue;
-      if (const auto* store = backends_.find(object->storage_id)) todo.emplace_back(id, store);
+      if (const auto* store = backends_.find(object->storage_id)) to_check.emplace_back(id, store);
     }
   });
   std::map<std::string, UploadCheck> checked;
   constexpr size_t kParallel = 8;
-  for (size_t from = 0; from < todo.size(); from += kParallel) {
-    const size_t to = std::min(todo.size(), from + kParallel);
+  for (size_t from = 0; from < to_check.size(); from += kParallel) {
+    const size_t to = std::min(to_check.size(), from + kParallel);
     std::vector<std::future<UploadCheck>> running;
     for (size_t i = from + 1; i < to; ++i) {
-      running.push_back(std::async(std::launch::async, [&todo, i] {
-        return check_upload(*todo[i].second, todo[i].first);
+      running.push_back(std::async(std::launch::async, [&to_check, i] {
+        return check_upload(*to_check[i].second, to_check[i].first);
       }));
     }
-    checked[todo[from].first] = check_upload(*todo[from].second, todo[from].first);
-    for (size_t i = from + 1; i < to; ++i) checked[todo[i].first] = running[i - from - 1].get();
+    checked[to_check[from].first] = check_upload(*to_check[from].second, to_check[from].first);
+    for (size_t i = from + 1; i < to; ++i) checked[to_check[i].first] = running[i - from - 1].get();
   }
   return checked;
 }

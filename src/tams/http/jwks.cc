@@ -99,11 +99,17 @@ std::shared_ptr<EVP_PKEY> rsa_key(const bj::object& jwk, size_t index) {
 }
 
 std::shared_ptr<EVP_PKEY> ec_p256_key(const bj::object& jwk, size_t index) {
-  const std::string x = member_bytes(jwk, "x", index);
-  const std::string y = member_bytes(jwk, "y", index);
-  if (x.size() != 32 || y.size() != 32) {
-    throw JwksError("key " + std::to_string(index) + ": P-256 \"x\" and \"y\" must be 32 bytes");
+  std::string x = member_bytes(jwk, "x", index);
+  std::string y = member_bytes(jwk, "y", index);
+  // RFC 7518 §6.2.1.2 asks for the full 32 bytes, but some publishers (PyJWT before 2.7, among
+  // others) drop leading zero bytes, about 1 key in 128: left-pad what is short, refuse what is
+  // long or empty.
+  if (x.empty() || y.empty() || x.size() > 32 || y.size() > 32) {
+    throw JwksError("key " + std::to_string(index) +
+                    ": P-256 \"x\" and \"y\" must be 1 to 32 bytes");
   }
+  x.insert(0, 32 - x.size(), '\0');
+  y.insert(0, 32 - y.size(), '\0');
   std::string point = "\x04" + x + y;  // uncompressed SEC1 point
   std::unique_ptr<OSSL_PARAM_BLD, ParamBldFree> bld(OSSL_PARAM_BLD_new());
   if (!bld ||

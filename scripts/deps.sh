@@ -5,7 +5,7 @@ set -euo pipefail
 build=(cmake ninja-build g++ pkg-config ccache
        libboost1.81-dev libboost-json1.81-dev libboost-url1.81-dev
        libsqlite3-dev libpq-dev libssl-dev libcurl4-openssl-dev libfmt-dev libspdlog-dev libcli11-dev
-       libtoml11-dev)
+       libtoml11-dev libjemalloc-dev)
 test=(libgtest-dev python3 python3-pytest python3-requests python3-jsonschema python3-yaml
       python3-jwt python3-cryptography curl haproxy ceph-mon ceph-osd radosgw wrk
       postgresql-15 postgresql-client-15)

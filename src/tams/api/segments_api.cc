@@ -75,8 +75,8 @@ void add_segment_routes(http::Router& router, Deps& deps) {
       }
     }
     const auto result = deps.segments.list(req.path_params[0], q, req.base_url);
-    const size_t count = result->segments.size();
-    Response res = http::json_response(200, result->segments);
+    const size_t count = result->count;
+    Response res = http::json_text_response(200, result->json);
     add_paging_headers(req, res, kCursorKind, result->next, q.page.limit);
     res.set_header("X-Paging-Count", std::to_string(count));
     res.set_header("X-Paging-Timerange", result->paging_timerange.to_string());

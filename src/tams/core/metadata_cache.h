@@ -39,7 +39,8 @@ struct MetadataCacheOptions {
 
 // One page of a segment listing as Segments::list returns it.
 struct SegmentPage {
-  boost::json::array segments;
+  std::string json;  // the response body: a JSON array of the page's segments
+  size_t count = 0;  // segments in it
   std::string next;                  // position of the next page, empty on the last
   time::TimeRange paging_timerange;  // extent of the returned segments, "()" when none
 };

@@ -8,6 +8,7 @@
 #include "tams/core/clock.h"
 #include "tams/core/error.h"
 #include "tams/core/flow_document.h"
+#include "tams/core/listed_segment.h"
 #include "tams/core/events.h"
 #include "tams/core/ids.h"
 #include "tams/json/schema.h"
@@ -219,7 +220,7 @@ std::vector<Segments::Failure> Segments::add(const std::string& flow_id, const b
           }
         }
       }
-      store::SegmentRecord record{flow_id, range->start(), range->end(), object_id, segment, {}};
+      store::SegmentRecord record{flow_id, range->start(), range->end(), object_id, segment, {}, {}};
       record.doc["timerange"] = range->to_string();
       tx.insert_segment(record);
       added = true;
@@ -264,7 +265,7 @@ std::shared_ptr<const Segments::ListResult> Segments::list(const std::string& fl
   return cache_->segment_pages().find_or_load(
       flow_id, page_key(query, base_url),
       [&] { return cache_->fill(cache_->segment_pages(), flow_id, load); },
-      [](const ListResult& page) { return std::max<size_t>(1, page.segments.size()); });
+      [](const ListResult& page) { return std::max<size_t>(1, page.count); });
 }
 
 std::shared_ptr<Segments::ListResult> Segments::load_page(const std::string& flow_id,
@@ -278,21 +279,22 @@ std::shared_ptr<Segments::ListResult> Segments::load_page(const std::string& flo
   ListResult& result = *shared;
   result.next = page.next;
   if (!page.items.empty()) {
-    auto first = time::TimeRange::half_open(page.items.front().start_ns, page.items.front().end_ns);
-    auto last = time::TimeRange::half_open(page.items.back().start_ns, page.items.back().end_ns);
-    if (auto f = time::TimeRange::parse(string_member(page.items.front().doc, "timerange"))) first = *f;
-    if (auto l = time::TimeRange::parse(string_member(page.items.back().doc, "timerange"))) last = *l;
-    result.paging_timerange = first.extent(last);
+    result.paging_timerange =
+        listed_timerange(page.items.front()).extent(listed_timerange(page.items.back()));
   }
-  result.segments.reserve(page.items.size());
+  result.count = page.items.size();
+  std::string& json = result.json;
+  // A segment with one signed URL is its document plus about 300 bytes.
+  constexpr size_t kUrlsBytes = 320;
+  size_t expected = 2;
+  for (const auto& record : page.items) expected += record.doc_json.size() + kUrlsBytes;
+  json.reserve(expected);
+  json += '[';
   for (auto& record : page.items) {
-    // The record is ours: its document becomes the output (no copy); get_urls first, since
-    // they read the client's URLs from it.
-    bj::array urls = build_get_urls(record, backends_, query.get_urls, base_url);
-    bj::object out = std::move(record.doc);
-    out["get_urls"] = std::move(urls);
-    result.segments.push_back(std::move(out));
+    if (json.size() > 1) json += ',';
+    append_listed_segment(json, record, backends_, query.get_urls, base_url);
   }
+  json += ']';
   return shared;
 }
 

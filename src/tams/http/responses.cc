@@ -27,6 +27,14 @@ Response json_response(int status, const boost::json::array& body) {
   return serialized(status, body);
 }
 
+Response json_text_response(int status, std::string body) {
+  Response r;
+  r.status = status;
+  r.body = std::move(body);
+  r.content_type = "application/json";
+  return r;
+}
+
 Response no_content() {
   Response r;
   r.status = 204;

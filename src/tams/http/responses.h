@@ -16,6 +16,8 @@ Response json_response(int status, const boost::json::value& body);
 // The same for an object or array, serialized in place (no copy into a value first).
 Response json_response(int status, const boost::json::object& body);
 Response json_response(int status, const boost::json::array& body);
+// A JSON body already serialized (e.g. a cached listing page).
+Response json_text_response(int status, std::string body);
 // 204, no body.
 Response no_content();
 

@@ -60,7 +60,11 @@ struct SegmentRecord {
   int64_t start_ns = 0;
   int64_t end_ns = 0;
   std::string object_id;
+  // Empty from list_segments, which gives doc_json instead.
   Document doc;
+  // list_segments only: the document as stored, a JSON object's text, so that a listing can be
+  // sent without parsing and re-serializing each segment.
+  std::string doc_json;
   // From the object's row when listing: the storage backend holding the object, empty for an
   // object held elsewhere (external, with client get_urls only).
   std::string storage_id;

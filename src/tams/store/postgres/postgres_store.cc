@@ -584,7 +584,12 @@ class Transaction final : public WriteTransaction {
         result.next = std::to_string(result.items.back().start_ns);
         break;
       }
-      SegmentRecord segment = read_segment(r, row, query.flow_id);
+      SegmentRecord segment;
+      segment.flow_id = query.flow_id;
+      segment.start_ns = r.int64(row, 0);
+      segment.end_ns = r.int64(row, 1);
+      segment.object_id = r.text(row, 2);
+      segment.doc_json = r.text(row, 3);
       segment.storage_id = r.text(row, 4);
       result.items.push_back(std::move(segment));
     }

@@ -624,7 +624,7 @@ class Transaction final : public WriteTransaction {
       segment.start_ns = statement.column_int64(0);
       segment.end_ns = statement.column_int64(1);
       segment.object_id = statement.column_text(2);
-      segment.doc = parse_document(statement.column_text(3), "segment of flow", query.flow_id);
+      segment.doc_json = statement.column_text(3);
       segment.storage_id = statement.column_text(4);
       result.items.push_back(std::move(segment));
     }

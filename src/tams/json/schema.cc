@@ -15,6 +15,7 @@
 #include <utility>
 
 #include "tams/json/date_time.h"
+#include "tams/json/native_patterns.h"
 
 namespace tams::json {
 namespace {
@@ -39,6 +40,11 @@ enum class Format { kNone, kDateTime, kUri, kUuid };
 struct Pattern {
   std::string source;
   std::regex regex;
+  NativeMatcher native = nullptr;  // used instead of regex when set
+
+  bool matches(std::string_view s) const {
+    return native != nullptr ? native(s) : std::regex_search(s.begin(), s.end(), regex);
+  }
 };
 
 // One numeric bound with its rule text precomputed at load time (e.g. ">= 1").
@@ -359,7 +365,8 @@ class Compiler {
       // matcher runs in bounded stack. It rejects back-references, which no schema uses.
       flags |= std::regex_constants::__polynomial;
 #endif
-      return Pattern{source, std::regex(source, flags)};
+      NativeMatcher native = native_matcher(source);
+      return Pattern{source, std::regex(source, flags), native};
     } catch (const std::regex_error& e) {
       fail(pointer, kw, "invalid regular expression \"" + source + "\": " + e.what());
     }
@@ -780,7 +787,7 @@ class Validator {
                     std::to_string(length) + ")");
       }
     }
-    if (n.pattern && !std::regex_search(s.begin(), s.end(), n.pattern->regex)) {
+    if (n.pattern && !n.pattern->matches(s)) {
       std::string what =
           n.title.empty() ? "must match pattern " : "must be a " + n.title + " matching ";
       return fail(what + n.pattern->source + got(v));
@@ -858,7 +865,7 @@ class Validator {
         if (!p->discriminator && !descend_key(*p->schema, key, member.value())) return false;
       }
       for (const auto& [pattern, schema] : n.pattern_properties) {
-        if (std::regex_search(key.begin(), key.end(), pattern.regex)) {
+        if (pattern.matches(key)) {
           matched = true;
           if (!descend_key(*schema, key, member.value())) return false;
         }

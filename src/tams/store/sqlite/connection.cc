@@ -2,6 +2,7 @@
 
 #include <sqlite3.h>
 
+#include <mutex>
 #include <stdexcept>
 #include <utility>
 
@@ -94,6 +95,11 @@ bool Statement::column_is_null(int index) const {
 // ---- Connection ----
 
 Connection::Connection(const std::string& path, Mode mode) {
+  // Before SQLite's first use in the process: no allocation statistics. Keeping them takes a
+  // process-wide mutex on every sqlite3_malloc and sqlite3_free, which every connection's
+  // thread then contends for; the store never reads them.
+  static std::once_flag configured;
+  std::call_once(configured, [] { sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0); });
   const int flags =
       SQLITE_OPEN_NOMUTEX | (mode == Mode::kReadWrite ? SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE
                                                       : SQLITE_OPEN_READONLY);

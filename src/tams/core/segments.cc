@@ -58,6 +58,36 @@ void check_client_get_urls(const bj::object& segment, const media::Backends& bac
   }
 }
 
+// Everything about one segment of a POST that needs no database: its shape (the schema), its
+// timerange (bounded, not empty), its timestamps and its client get_urls. Returns the timerange;
+// throws a kBadRequest Error naming the problem. Runs before the write transaction, so that
+// concurrent registrations check their segments in parallel rather than one by one while
+// holding the writer.
+time::TimeRange check_segment(const bj::value& item, const media::Backends& backends) {
+  // The timerange first: its grammar error says more than the schema's regex would.
+  if (const auto* o = item.if_object()) {
+    if (const auto* t = o->if_contains("timerange"); t && t->is_string()) {
+      std::string error;
+      if (!time::TimeRange::parse(t->as_string(), &error)) bad_request("timerange: " + error);
+    }
+  }
+  if (auto problem = json::SchemaSet::spec().validate("flow-segment-post.json", item)) {
+    bad_request("segment: " + *problem);
+  }
+  const bj::object& segment = item.as_object();
+  std::string error;
+  auto range = time::TimeRange::parse(string_member(segment, "timerange"), &error);
+  if (!range) bad_request("timerange: " + error);
+  if (range->is_empty()) bad_request("timerange: a segment cannot have an empty timerange");
+  if (!range->has_start() || !range->has_end()) {
+    bad_request("timerange: a segment needs both a start and an end");
+  }
+  check_timestamp(segment, "ts_offset");
+  check_timestamp(segment, "last_duration");
+  check_client_get_urls(segment, backends);
+  return *range;
+}
+
 UploadCheck check_upload(const media::MediaStore& store, const std::string& object_id) {
   try {
     return UploadCheck{store.exists(object_id), {}};
@@ -150,6 +180,28 @@ std::vector<Segments::Failure> Segments::add(const std::string& flow_id, const b
   if (!bulk && !body.is_object()) {
     bad_request("the body must be a segment object or an array of segment objects");
   }
+  // What needs no database, checked before the transaction; reported inside it, after the
+  // flow's own checks (a missing flow is a 404 whatever the body): a single segment's problem is
+  // the request's (400), a bulk item's becomes its failure entry.
+  std::vector<std::optional<time::TimeRange>> ranges;
+  std::vector<std::string> problems;
+  auto precheck = [&](const bj::value& item) {
+    try {
+      ranges.push_back(check_segment(item, backends_));
+      problems.emplace_back();
+    } catch (const Error& e) {
+      if (e.kind() != ErrorKind::kBadRequest) throw;
+      ranges.emplace_back();
+      problems.push_back(e.summary());
+    }
+  };
+  if (!bulk) {
+    precheck(body);
+  } else {
+    ranges.reserve(body.as_array().size());
+    problems.reserve(body.as_array().size());
+    for (const auto& item : body.as_array()) precheck(item);
+  }
   const std::map<std::string, UploadCheck> uploads = check_uploads(body);
   std::vector<Failure> failures;
   AfterWrite invalidate([&] {
@@ -164,28 +216,9 @@ std::vector<Segments::Failure> Segments::add(const std::string& flow_id, const b
     const int64_t now = static_cast<int64_t>(std::time(nullptr));
     bool added = false;
 
-    auto add_one = [&](const bj::value& item) {
-      // The timerange first: its grammar error says more than the schema's regex would.
-      if (const auto* o = item.if_object()) {
-        if (const auto* t = o->if_contains("timerange"); t && t->is_string()) {
-          std::string error;
-          if (!time::TimeRange::parse(t->as_string(), &error)) bad_request("timerange: " + error);
-        }
-      }
-      if (auto problem = json::SchemaSet::spec().validate("flow-segment-post.json", item)) {
-        bad_request("segment: " + *problem);
-      }
+    // One segment that passed check_segment: the checks that need the database, and the insert.
+    auto add_one = [&](const bj::value& item, const time::TimeRange* range) {
       const bj::object& segment = item.as_object();
-      std::string error;
-      auto range = time::TimeRange::parse(string_member(segment, "timerange"), &error);
-      if (!range) bad_request("timerange: " + error);
-      if (range->is_empty()) bad_request("timerange: a segment cannot have an empty timerange");
-      if (!range->has_start() || !range->has_end()) {
-        bad_request("timerange: a segment needs both a start and an end");
-      }
-      check_timestamp(segment, "ts_offset");
-      check_timestamp(segment, "last_duration");
-      check_client_get_urls(segment, backends_);
       if (tx.segment_overlaps(flow_id, range->start(), range->end())) {
         bad_request("timerange " + range->to_string() + " overlaps a segment of flow " + flow_id);
       }
@@ -224,27 +257,37 @@ std::vector<Segments::Failure> Segments::add(const std::string& flow_id, const b
       record.doc["timerange"] = range->to_string();
       tx.insert_segment(record);
       added = true;
-      registered.emplace_back(record.doc, object ? object->storage_id : std::string());
+      registered.emplace_back(std::move(record.doc), object ? object->storage_id : std::string());
     };
 
+    auto fail = [&](const bj::value& item, std::string summary) {
+      Failure f;
+      if (const auto* o = item.if_object()) {
+        f.object_id = string_member(*o, "object_id");
+        // Only a well-formed timerange may appear in the failure (the schema says so).
+        if (auto r = time::TimeRange::parse(string_member(*o, "timerange"))) {
+          f.timerange = string_member(*o, "timerange");
+        }
+      }
+      f.summary = std::move(summary);
+      failures.push_back(std::move(f));
+    };
     if (!bulk) {
-      add_one(body);
+      if (!problems[0].empty()) bad_request(problems[0]);
+      add_one(body, &*ranges[0]);
     } else {
+      size_t i = 0;
       for (const auto& item : body.as_array()) {
+        const size_t index = i++;
+        if (!problems[index].empty()) {
+          fail(item, problems[index]);
+          continue;
+        }
         try {
-          add_one(item);
+          add_one(item, &*ranges[index]);
         } catch (const Error& e) {
           if (e.kind() != ErrorKind::kBadRequest) throw;
-          Failure f;
-          if (const auto* o = item.if_object()) {
-            f.object_id = string_member(*o, "object_id");
-            // Only a well-formed timerange may appear in the failure (the schema says so).
-            if (auto r = time::TimeRange::parse(string_member(*o, "timerange"))) {
-              f.timerange = string_member(*o, "timerange");
-            }
-          }
-          f.summary = e.summary();
-          failures.push_back(std::move(f));
+          fail(item, e.summary());
         }
       }
     }

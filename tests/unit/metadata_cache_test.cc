@@ -25,7 +25,7 @@ class MetadataCacheTest : public ::testing::Test {
 
   static void put_all(MetadataCache& cache) {
     for (const char* id : {"f1", "f2"}) {
-      cache.flows().insert(id, "", std::make_shared<boost::json::object>(),
+      cache.flows().insert(id, "", std::make_shared<std::string>(),
                            cache.flows().generation());
       cache.segment_pages().insert(id, "page", std::make_shared<SegmentPage>(),
                                    cache.segment_pages().generation());
@@ -33,7 +33,7 @@ class MetadataCacheTest : public ::testing::Test {
       cache.segment_pages().insert(id, "page", std::make_shared<SegmentPage>(),
                                    cache.segment_pages().generation());
     }
-    cache.sources().insert("s1", "", std::make_shared<boost::json::object>(),
+    cache.sources().insert("s1", "", std::make_shared<std::string>(),
                            cache.sources().generation());
   }
 

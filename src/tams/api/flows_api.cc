@@ -52,7 +52,9 @@ void add_flow_routes(http::Router& router, Deps& deps) {
   router.add(Method::kGet, "/flows/{flowId}", [&deps](Request& req) {
     const bool include_timerange = bool_param(req, "include_timerange").value_or(false);
     const auto limit = timerange_param(req, "timerange").value_or(time::TimeRange::eternity());
-    if (!include_timerange) return http::json_response(200, *deps.flows.document(req.path_params[0]));
+    if (!include_timerange) {
+      return http::json_text_response(200, *deps.flows.document_json(req.path_params[0]));
+    }
     return http::json_response(200, deps.flows.get(req.path_params[0], include_timerange, limit));
   });
   router.add(Method::kPut, "/flows/{flowId}", [&deps](Request& req) {

@@ -32,7 +32,7 @@ void add_source_routes(http::Router& router, Deps& deps) {
     return res;
   });
   router.add(Method::kGet, "/sources/{sourceId}", [&deps](Request& req) {
-    return http::json_response(200, *deps.sources.document(req.path_params[0]));
+    return http::json_text_response(200, *deps.sources.document_json(req.path_params[0]));
   });
   router.add(Method::kGet, "/sources/{sourceId}/tags", [&deps](Request& req) {
     return http::json_response(200, deps.sources.tags(req.path_params[0]));

@@ -1,6 +1,8 @@
 #include "tams/core/flows.h"
 
 #include <array>
+#include <boost/json/parse.hpp>
+#include <boost/json/serialize.hpp>
 
 #include "tams/core/clock.h"
 #include "tams/core/error.h"
@@ -85,14 +87,14 @@ model::Page<bj::object> Flows::list(const store::FlowFilter& filter,
   return result;
 }
 
-std::shared_ptr<const bj::object> Flows::document(const std::string& id) {
+std::shared_ptr<const std::string> Flows::document_json(const std::string& id) {
   auto load = [&] {
-    auto flow = std::make_shared<bj::object>();
+    bj::object flow;
     store_.read([&](store::Reader& r) {
-      *flow = load_flow(r, id);
-      decorate(r, *flow);
+      flow = load_flow(r, id);
+      decorate(r, flow);
     });
-    return flow;
+    return std::make_shared<std::string>(bj::serialize(flow));
   };
   if (!cache_) return load();
   return cache_->flows().find_or_load(id, {},
@@ -101,7 +103,7 @@ std::shared_ptr<const bj::object> Flows::document(const std::string& id) {
 
 bj::object Flows::get(const std::string& id, bool include_timerange,
                       const time::TimeRange& limit) {
-  if (!include_timerange) return *document(id);
+  if (!include_timerange) return bj::parse(*document_json(id)).as_object();
   bj::object flow;
   store_.read([&](store::Reader& r) {
     flow = load_flow(r, id);

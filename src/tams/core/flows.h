@@ -37,8 +37,9 @@ class Flows {
   // extent of the segments overlapping `limit` ("()" when there are none).
   boost::json::object get(const std::string& id, bool include_timerange = false,
                           const time::TimeRange& limit = time::TimeRange::eternity());
-  // The flow with its computed `collected_by`, shared (from the cache when there is one).
-  std::shared_ptr<const boost::json::object> document(const std::string& id);
+  // The flow with its computed `collected_by` as JSON text, shared (from the cache when there is
+  // one).
+  std::shared_ptr<const std::string> document_json(const std::string& id);
 
   struct PutResult {
     bool created = false;

@@ -21,8 +21,8 @@ typename LruCache<V>::Counters counters(obs::Registry& registry, const char* cac
 }  // namespace
 
 MetadataCache::MetadataCache(MetadataCacheOptions options, obs::Registry& registry)
-    : flows_(options.flows, {}, counters<boost::json::object>(registry, "flows")),
-      sources_(options.sources, {}, counters<boost::json::object>(registry, "sources")),
+    : flows_(options.flows, {}, counters<std::string>(registry, "flows")),
+      sources_(options.sources, {}, counters<std::string>(registry, "sources")),
       segment_pages_(options.segments, options.segment_page_max_age,
                      counters<SegmentPage>(registry, "segment_pages"),
                      LruCache<SegmentPage>::Admission::kSecondMiss),

@@ -55,10 +55,11 @@ class MetadataCache {
   explicit MetadataCache(MetadataCacheOptions options,
                          obs::Registry& registry = obs::Registry::global());
 
-  // The decorated flow document (with `collected_by`), keyed by flow id.
-  LruCache<boost::json::object>& flows() { return flows_; }
-  // The decorated source document, keyed by source id.
-  LruCache<boost::json::object>& sources() { return sources_; }
+  // The decorated flow document (with `collected_by`), serialized as a GET sends it, keyed by
+  // flow id: a hit is sent without serializing anything.
+  LruCache<std::string>& flows() { return flows_; }
+  // The decorated source document, serialized, keyed by source id.
+  LruCache<std::string>& sources() { return sources_; }
   // Segment listing pages, grouped by flow id, keyed by the normalised query; a page costs its
   // number of segments (at least 1).
   LruCache<SegmentPage>& segment_pages() { return segment_pages_; }
@@ -113,8 +114,8 @@ class MetadataCache {
   }
 
  private:
-  LruCache<boost::json::object> flows_;
-  LruCache<boost::json::object> sources_;
+  LruCache<std::string> flows_;
+  LruCache<std::string> sources_;
   LruCache<SegmentPage> segment_pages_;
 
   // Remembers that `group` (empty: every group) changed now.

@@ -1,5 +1,8 @@
 #include "tams/core/sources.h"
 
+#include <boost/json/parse.hpp>
+#include <boost/json/serialize.hpp>
+
 #include "tams/core/clock.h"
 #include "tams/core/error.h"
 #include "tams/core/events.h"
@@ -56,18 +59,22 @@ model::Page<bj::object> Sources::list(const store::SourceFilter& filter,
   return result;
 }
 
-std::shared_ptr<const bj::object> Sources::document(const std::string& id) {
+std::shared_ptr<const std::string> Sources::document_json(const std::string& id) {
   auto read = [&] {
-    auto doc = std::make_shared<bj::object>();
+    bj::object doc;
     store_.read([&](store::Reader& r) {
-      *doc = load(r, id);
-      decorate(r, *doc);
+      doc = load(r, id);
+      decorate(r, doc);
     });
-    return doc;
+    return std::make_shared<std::string>(bj::serialize(doc));
   };
   if (!cache_) return read();
   return cache_->sources().find_or_load(id, {},
                                         [&] { return cache_->fill(cache_->sources(), id, read); });
+}
+
+bj::object Sources::get(const std::string& id) {
+  return bj::parse(*document_json(id)).as_object();
 }
 
 bj::object Sources::tags(const std::string& id) {

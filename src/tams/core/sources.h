@@ -24,9 +24,11 @@ class Sources {
   // A page of sources (with the computed source_collection / collected_by).
   model::Page<boost::json::object> list(const store::SourceFilter& filter,
                                         const model::PageRequest& page);
-  boost::json::object get(const std::string& id) { return *document(id); }
-  // The source with its computed collections, shared (from the cache when there is one).
-  std::shared_ptr<const boost::json::object> document(const std::string& id);
+  // The source with its computed collections.
+  boost::json::object get(const std::string& id);
+  // The same as JSON text, shared (from the cache when there is
+  // one).
+  std::shared_ptr<const std::string> document_json(const std::string& id);
 
   // The source's tags object ({} when it has none).
   boost::json::object tags(const std::string& id);

@@ -315,8 +315,7 @@ std::shared_ptr<Segments::ListResult> Segments::load_page(const std::string& flo
                                                           const ListQuery& query,
                                                           const std::string& base_url) {
   store::SegmentQuery q{flow_id, query.timerange, query.object_id, query.reverse_order, query.page};
-  model::Page<store::SegmentRecord> page;
-  store_.read([&](store::Reader& r) { page = r.list_segments(q); });
+  model::Page<store::SegmentRecord> page = store_.read_segment_page(q);
 
   auto shared = std::make_shared<ListResult>();
   ListResult& result = *shared;

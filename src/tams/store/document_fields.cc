@@ -74,32 +74,47 @@ int64_t parse_segment_position(const std::string& text) {
 
 }  // namespace
 
-std::optional<std::pair<int64_t, int64_t>> segment_page_window(
-    const SegmentQuery& query, const SegmentStartingBefore& starting_before) {
+SegmentPageBounds segment_page_bounds(const SegmentQuery& query) {
+  SegmentPageBounds b;
   const time::TimeRange& range = query.timerange;
-  if (range.is_empty()) return std::nullopt;
+  if (range.is_empty()) {
+    b.empty = true;
+    return b;
+  }
   const std::optional<int64_t> after =
       query.page.after.empty() ? std::nullopt
                                : std::optional(parse_segment_position(query.page.after));
-  int64_t highest = range.end();
-  std::optional<int64_t> lowest;
+  b.highest = range.end();
+  if (query.reverse_order && after) b.highest = std::min(b.highest, *after);
   if (!query.reverse_order && after) {
-    // Continuing forwards from a segment that started at or after range.start: no segment
-    // before it is wanted, so the edge segment needs no look-up.
-    if (*after == INT64_MAX) return std::nullopt;
-    if (*after >= range.start()) lowest = *after + 1;
-  }
-  if (!lowest) {
-    lowest = range.start();
-    if (range.has_start()) {
-      const auto edge = starting_before(range.start());
-      if (edge && edge->second > range.start()) lowest = edge->first;
+    if (*after == INT64_MAX) {
+      b.empty = true;
+      return b;
     }
-    if (!query.reverse_order && after) lowest = std::max(*lowest, *after + 1);
+    b.floor = *after + 1;
+    if (*after >= range.start()) {
+      // Continuing forwards from a segment that started at or after range.start: no segment
+      // before it is wanted, so the edge segment needs no look-up.
+      b.lowest = b.floor;
+      return b;
+    }
   }
-  if (query.reverse_order && after) highest = std::min(highest, *after);
-  if (*lowest >= highest) return std::nullopt;
-  return std::make_pair(*lowest, highest);
+  b.lowest = std::max(range.start(), b.floor);
+  if (range.has_start()) b.edge_point = range.start();
+  return b;
+}
+
+std::optional<std::pair<int64_t, int64_t>> segment_page_window(
+    const SegmentQuery& query, const SegmentStartingBefore& starting_before) {
+  const SegmentPageBounds b = segment_page_bounds(query);
+  if (b.empty) return std::nullopt;
+  int64_t lowest = b.lowest;
+  if (b.edge_point) {
+    const auto edge = starting_before(*b.edge_point);
+    if (edge && edge->second > *b.edge_point) lowest = std::max(edge->first, b.floor);
+  }
+  if (lowest >= b.highest) return std::nullopt;
+  return std::make_pair(lowest, b.highest);
 }
 
 std::vector<DeletionRequestRecord> oldest_first(

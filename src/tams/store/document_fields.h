@@ -50,6 +50,19 @@ using SegmentStartingBefore =
 std::optional<std::pair<int64_t, int64_t>> segment_page_window(
     const SegmentQuery& query, const SegmentStartingBefore& starting_before);
 
+// segment_page_window before the look-up of the edge segment, for a store that does the look-up
+// inside its page query (one statement): the page is the segments starting in
+// [lowest', highest), where lowest' is `lowest`, or, when `edge_point` is set and the last
+// segment starting before it ends after it, max(that segment's start, floor).
+struct SegmentPageBounds {
+  bool empty = false;  // nothing can match, whatever the edge: no query needed
+  std::optional<int64_t> edge_point;
+  int64_t floor = INT64_MIN;
+  int64_t lowest = INT64_MIN;
+  int64_t highest = INT64_MAX;
+};
+SegmentPageBounds segment_page_bounds(const SegmentQuery& query);
+
 // Claimed deletion requests, each with its `created` column (RETURNING gives no order), in the
 // order claim_deletion_requests returns them: by `created`, then id.
 std::vector<DeletionRequestRecord> oldest_first(

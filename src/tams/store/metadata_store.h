@@ -365,6 +365,15 @@ class MetadataStore {
   // Runs `fn` with a consistent snapshot. Exceptions from `fn` propagate.
   virtual void read(const std::function<void(Reader&)>& fn) = 0;
 
+  // One page of segments, as Reader::list_segments inside read() gives it. A store whose page
+  // is a single statement may skip the transaction around it (PostgreSQL: one round trip
+  // instead of three); the snapshot is then the statement's own, equally consistent.
+  virtual model::Page<SegmentRecord> read_segment_page(const SegmentQuery& query) {
+    model::Page<SegmentRecord> page;
+    read([&](Reader& r) { page = r.list_segments(query); });
+    return page;
+  }
+
   // Runs `fn` inside one write transaction: commits durably when `fn` returns, rolls back
   // everything `fn` wrote when it throws (and rethrows). Nothing is partially written.
   virtual void write(const std::function<void(WriteTransaction&)>& fn) = 0;

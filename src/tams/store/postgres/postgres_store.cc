@@ -132,6 +132,37 @@ constexpr std::string_view kListObjectSegmentsReverse =
     "WHERE s.object_id = $5 AND s.flow_id = $1 AND s.start_ns >= $2 AND s.start_ns < $3 "
     "ORDER BY s.start_ns DESC LIMIT $4";
 
+// The same pages with the edge look-up inside (segment_page_bounds): one statement, so a page
+// read needs no transaction around it. The lower bound is $2, or, when the last segment starting
+// before $5 ends after $5, max(its start, $6). The look-up is an uncorrelated subquery (an
+// InitPlan: one backwards seek, without an end_ns condition, which would walk every earlier
+// segment). Parameters: flow, lowest, highest, row limit, edge point, floor, and the object for
+// the object variants.
+#define TAMS_PG_EDGE_LOWEST                                                                    \
+  "COALESCE((SELECT CASE WHEN e.end_ns > $5 THEN GREATEST(e.start_ns, $6) END FROM segments e " \
+  "WHERE e.flow_id = $1 AND e.start_ns < $5 ORDER BY e.start_ns DESC LIMIT 1), $2)"
+constexpr std::string_view kListSegmentsFromEdge =
+    "SELECT s.start_ns, s.end_ns, s.object_id, s.doc, o.storage_id FROM segments s "
+    "LEFT JOIN objects o ON o.id = s.object_id "
+    "WHERE s.flow_id = $1 AND s.start_ns >= " TAMS_PG_EDGE_LOWEST " AND s.start_ns < $3 "
+    "ORDER BY s.start_ns LIMIT $4";
+constexpr std::string_view kListSegmentsFromEdgeReverse =
+    "SELECT s.start_ns, s.end_ns, s.object_id, s.doc, o.storage_id FROM segments s "
+    "LEFT JOIN objects o ON o.id = s.object_id "
+    "WHERE s.flow_id = $1 AND s.start_ns >= " TAMS_PG_EDGE_LOWEST " AND s.start_ns < $3 "
+    "ORDER BY s.start_ns DESC LIMIT $4";
+constexpr std::string_view kListObjectSegmentsFromEdge =
+    "SELECT s.start_ns, s.end_ns, s.object_id, s.doc, o.storage_id FROM segments s "
+    "LEFT JOIN objects o ON o.id = s.object_id "
+    "WHERE s.object_id = $7 AND s.flow_id = $1 AND s.start_ns >= " TAMS_PG_EDGE_LOWEST
+    " AND s.start_ns < $3 ORDER BY s.start_ns LIMIT $4";
+constexpr std::string_view kListObjectSegmentsFromEdgeReverse =
+    "SELECT s.start_ns, s.end_ns, s.object_id, s.doc, o.storage_id FROM segments s "
+    "LEFT JOIN objects o ON o.id = s.object_id "
+    "WHERE s.object_id = $7 AND s.flow_id = $1 AND s.start_ns >= " TAMS_PG_EDGE_LOWEST
+    " AND s.start_ns < $3 ORDER BY s.start_ns DESC LIMIT $4";
+#undef TAMS_PG_EDGE_LOWEST
+
 // Inserts the segment only when its object row exists and the position is free, and counts the
 // reference on the object's row and in object_refs, in one round trip (the SQLite store runs
 // three statements). Data-modifying CTEs all run to completion; the two counters only act when
@@ -263,6 +294,10 @@ constexpr std::array kTimelineStatements = {
     NamedSql{"kListSegmentsReverse", kListSegmentsReverse},
     NamedSql{"kListObjectSegments", kListObjectSegments},
     NamedSql{"kListObjectSegmentsReverse", kListObjectSegmentsReverse},
+    NamedSql{"kListSegmentsFromEdge", kListSegmentsFromEdge},
+    NamedSql{"kListSegmentsFromEdgeReverse", kListSegmentsFromEdgeReverse},
+    NamedSql{"kListObjectSegmentsFromEdge", kListObjectSegmentsFromEdge},
+    NamedSql{"kListObjectSegmentsFromEdgeReverse", kListObjectSegmentsFromEdgeReverse},
     NamedSql{"kInsertSegment", kInsertSegment},
     NamedSql{"kSelectObjectExists", kSelectObjectExists},
     NamedSql{"kSelectSegmentsFrom", kSelectSegmentsFrom},
@@ -565,18 +600,30 @@ class Transaction final : public WriteTransaction {
     const int64_t rows = rows_for_page(query.page.limit, "list_segments");
     model::Page<SegmentRecord> result;
     result.limit = query.page.limit;
-    const auto window = segment_page_window(
-        query, [&](int64_t point) { return segment_starting_before(query.flow_id, point); });
-    if (!window) return result;
-    const auto [lowest, highest] = *window;
+    // One statement whatever the query (read_segment_page relies on it): the edge look-up, when
+    // needed, happens inside it.
+    const SegmentPageBounds bounds = segment_page_bounds(query);
+    if (bounds.empty) return result;
     const bool by_object = query.object_id.has_value();
-    const NamedSql sql =
-        query.reverse_order
-            ? (by_object ? NamedSql{"kListObjectSegmentsReverse", kListObjectSegmentsReverse}
-                         : NamedSql{"kListSegmentsReverse", kListSegmentsReverse})
-            : (by_object ? NamedSql{"kListObjectSegments", kListObjectSegments}
-                         : NamedSql{"kListSegments", kListSegments});
-    Params params(query.flow_id, lowest, highest, rows);
+    const bool edge = bounds.edge_point.has_value();
+    if (!edge && bounds.lowest >= bounds.highest) return result;
+    NamedSql sql;
+    if (edge) {
+      sql = query.reverse_order
+                ? (by_object ? NamedSql{"kListObjectSegmentsFromEdgeReverse",
+                                        kListObjectSegmentsFromEdgeReverse}
+                             : NamedSql{"kListSegmentsFromEdgeReverse", kListSegmentsFromEdgeReverse})
+                : (by_object ? NamedSql{"kListObjectSegmentsFromEdge", kListObjectSegmentsFromEdge}
+                             : NamedSql{"kListSegmentsFromEdge", kListSegmentsFromEdge});
+    } else {
+      sql = query.reverse_order
+                ? (by_object ? NamedSql{"kListObjectSegmentsReverse", kListObjectSegmentsReverse}
+                             : NamedSql{"kListSegmentsReverse", kListSegmentsReverse})
+                : (by_object ? NamedSql{"kListObjectSegments", kListObjectSegments}
+                             : NamedSql{"kListSegments", kListSegments});
+    }
+    Params params(query.flow_id, bounds.lowest, bounds.highest, rows);
+    if (edge) params.add(*bounds.edge_point).add(bounds.floor);
     if (by_object) params.add(*query.object_id);
     const Result r = db_.query(sql.name, sql.sql, params);
     for (int row = 0; row < r.rows(); ++row) {
@@ -1097,15 +1144,43 @@ void PostgresStore::pin() {
   if (!key.empty()) pinned_until_ms_[key] = now + options_.read_primary_after_write_ms;
 }
 
-void PostgresStore::read_on(Endpoint& endpoint, const std::function<void(Reader&)>& fn) {
-  std::optional<Lease> db;
-  begin_transaction(endpoint, db, "kBeginRead", kBeginRead);
-  Transaction transaction(**db);
-  fn(transaction);
-  (*db)->query("kCommit", kCommit);
+void PostgresStore::read_on(Endpoint& endpoint, const std::function<void(Reader&)>& fn,
+                            bool transaction) {
+  if (transaction) {
+    std::optional<Lease> db;
+    begin_transaction(endpoint, db, "kBeginRead", kBeginRead);
+    Transaction t(**db);
+    fn(t);
+    (*db)->query("kCommit", kCommit);
+    return;
+  }
+  // As begin_transaction: a pooled connection that turns out dead is retried once on a new one
+  // (the function runs one read statement, so running it again is harmless).
+  for (int attempt = 0;; ++attempt) {
+    std::optional<Lease> db;
+    db.emplace(endpoint);
+    const bool reused = !(*db)->fresh();
+    try {
+      Transaction t(**db);
+      fn(t);
+      return;
+    } catch (const EndpointFailure&) {
+      db.reset();
+      if (!reused || attempt > 0) throw;
+      endpoint.drop_idle();
+    }
+  }
 }
 
-void PostgresStore::read(const std::function<void(Reader&)>& fn) {
+void PostgresStore::read(const std::function<void(Reader&)>& fn) { read_routed(fn, true); }
+
+model::Page<SegmentRecord> PostgresStore::read_segment_page(const SegmentQuery& query) {
+  model::Page<SegmentRecord> page;
+  read_routed([&](Reader& r) { page = r.list_segments(query); }, false);
+  return page;
+}
+
+void PostgresStore::read_routed(const std::function<void(Reader&)>& fn, bool transaction) {
   std::vector<int> order{kPrimary};
   if (!replicas_.empty()) {
     std::vector<ReplicaState> states;
@@ -1121,7 +1196,7 @@ void PostgresStore::read(const std::function<void(Reader&)>& fn) {
   for (size_t i = 0; i < tries; ++i) {
     Endpoint& endpoint = order[i] == kPrimary ? *primary_ : *replicas_[order[i]];
     try {
-      read_on(endpoint, fn);
+      read_on(endpoint, fn, transaction);
       endpoint.mark_up();
       return;
     } catch (const EndpointFailure& e) {

@@ -84,6 +84,8 @@ class PostgresStore final : public MetadataStore {
   ~PostgresStore() override;
 
   void read(const std::function<void(Reader&)>& fn) override;
+  // Without BEGIN/COMMIT: list_segments is one statement here.
+  model::Page<SegmentRecord> read_segment_page(const SegmentQuery& query) override;
   void write(const std::function<void(WriteTransaction&)>& fn) override;
   // See MetadataStore. The listener runs on the committing thread after the commit.
   void set_event_listener(std::function<void()> listener) override;
@@ -117,7 +119,12 @@ class PostgresStore final : public MetadataStore {
   explicit PostgresStore(const PostgresOptions& options);
 
   // Runs one read transaction on `endpoint`.
-  void read_on(Endpoint& endpoint, const std::function<void(Reader&)>& fn);
+  // `fn` on `endpoint`, inside a read-only transaction, or, without `transaction`, with each
+  // statement on its own (for a function that runs one).
+  void read_on(Endpoint& endpoint, const std::function<void(Reader&)>& fn, bool transaction);
+  // read() and read_segment_page(): the endpoint order (replicas, read-your-writes), one retry
+  // on the next endpoint.
+  void read_routed(const std::function<void(Reader&)>& fn, bool transaction);
   // Whether reads of the calling thread's ReadAffinity key go to the primary now; pin() starts
   // that window.
   bool pinned_to_primary();

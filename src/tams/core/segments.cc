@@ -183,23 +183,23 @@ std::vector<Segments::Failure> Segments::add(const std::string& flow_id, const b
   // What needs no database, checked before the transaction; reported inside it, after the
   // flow's own checks (a missing flow is a 404 whatever the body): a single segment's problem is
   // the request's (400), a bulk item's becomes its failure entry.
-  std::vector<std::optional<time::TimeRange>> ranges;
-  std::vector<std::string> problems;
+  struct Checked {
+    time::TimeRange range;  // when `problem` is empty
+    std::string problem;
+  };
+  std::vector<Checked> checked;
   auto precheck = [&](const bj::value& item) {
     try {
-      ranges.push_back(check_segment(item, backends_));
-      problems.emplace_back();
+      checked.push_back({check_segment(item, backends_), {}});
     } catch (const Error& e) {
       if (e.kind() != ErrorKind::kBadRequest) throw;
-      ranges.emplace_back();
-      problems.push_back(e.summary());
+      checked.push_back({time::TimeRange::eternity(), e.summary()});
     }
   };
   if (!bulk) {
     precheck(body);
   } else {
-    ranges.reserve(body.as_array().size());
-    problems.reserve(body.as_array().size());
+    checked.reserve(body.as_array().size());
     for (const auto& item : body.as_array()) precheck(item);
   }
   const std::map<std::string, UploadCheck> uploads = check_uploads(body);
@@ -217,10 +217,10 @@ std::vector<Segments::Failure> Segments::add(const std::string& flow_id, const b
     bool added = false;
 
     // One segment that passed check_segment: the checks that need the database, and the insert.
-    auto add_one = [&](const bj::value& item, const time::TimeRange* range) {
+    auto add_one = [&](const bj::value& item, const time::TimeRange& range) {
       const bj::object& segment = item.as_object();
-      if (tx.segment_overlaps(flow_id, range->start(), range->end())) {
-        bad_request("timerange " + range->to_string() + " overlaps a segment of flow " + flow_id);
+      if (tx.segment_overlaps(flow_id, range.start(), range.end())) {
+        bad_request("timerange " + range.to_string() + " overlaps a segment of flow " + flow_id);
       }
 
       const std::string object_id(string_member(segment, "object_id"));
@@ -253,8 +253,8 @@ std::vector<Segments::Failure> Segments::add(const std::string& flow_id, const b
           }
         }
       }
-      store::SegmentRecord record{flow_id, range->start(), range->end(), object_id, segment, {}, {}};
-      record.doc["timerange"] = range->to_string();
+      store::SegmentRecord record{flow_id, range.start(), range.end(), object_id, segment, {}, {}};
+      record.doc["timerange"] = range.to_string();
       tx.insert_segment(record);
       added = true;
       registered.emplace_back(std::move(record.doc), object ? object->storage_id : std::string());
@@ -273,18 +273,18 @@ std::vector<Segments::Failure> Segments::add(const std::string& flow_id, const b
       failures.push_back(std::move(f));
     };
     if (!bulk) {
-      if (!problems[0].empty()) bad_request(problems[0]);
-      add_one(body, &*ranges[0]);
+      if (!checked[0].problem.empty()) bad_request(checked[0].problem);
+      add_one(body, checked[0].range);
     } else {
       size_t i = 0;
       for (const auto& item : body.as_array()) {
         const size_t index = i++;
-        if (!problems[index].empty()) {
-          fail(item, problems[index]);
+        if (!checked[index].problem.empty()) {
+          fail(item, checked[index].problem);
           continue;
         }
         try {
-          add_one(item, &*ranges[index]);
+          add_one(item, checked[index].range);
         } catch (const Error& e) {
           if (e.kind() != ErrorKind::kBadRequest) throw;
           fail(item, e.summary());
